@@ -1,0 +1,38 @@
+"""RunContext: what a tool or an instructions function may know about the run it serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from agentkit.result import RunUsage
+
+__all__ = ["RunContext"]
+
+DepsT = TypeVar("DepsT")
+
+
+@dataclass(kw_only=True)
+class RunContext(Generic[DepsT]):
+    """Passed to tools that declare a parameter typed ``RunContext[...]``; never in the schema.
+
+    Example:
+        ```python
+        @tool
+        async def lookup(ctx: RunContext[Database], key: str) -> str:
+            return await ctx.deps.get(key)
+        ```
+    """
+
+    deps: DepsT
+    """The ``deps=`` object given to ``Agent.run`` (db handle, http client, settings...)."""
+    usage: RunUsage = field(default_factory=RunUsage)
+    """Usage of the run so far."""
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    """The conversation so far (read it; don't mutate it)."""
+    step: int = 0
+    """Number of model requests made so far in this run."""
+    tool_name: str | None = None
+    """The tool being called, when the context is given to a tool."""
+    tool_call_id: str | None = None
+    """The id of the tool call being served, when the context is given to a tool."""
