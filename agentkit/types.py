@@ -28,10 +28,12 @@ __all__ = [
     "Message",
     "MessageParam",
     "Model",
+    "ModelSettings",
     "PromptTokensDetails",
     "SystemMessage",
     "ToolCall",
     "ToolCallParam",
+    "ToolChoice",
     "ToolDefinition",
     "ToolMessage",
     "UserMessage",
@@ -112,6 +114,47 @@ class ToolDefinition(TypedDict):
 
     type: Literal["function"]
     function: FunctionDefinition
+
+
+ToolChoice: TypeAlias = Literal["none", "auto", "required"] | dict[str, Any]
+"""``tool_choice``: a mode, or an object like ``{"type": "function", "function": {"name": n}}``."""
+
+
+class ModelSettings(TypedDict, total=False):
+    """Optional request parameters, passed as keywords: ``client.complete(..., **settings)``.
+
+    Names and meanings are OpenAI's; ``ChatClient`` checks ranges locally before sending.
+    ``extra_body`` is merged into the JSON body as is, for provider-specific parameters.
+    """
+
+    temperature: float
+    top_p: float
+    n: int
+    stop: str | list[str]
+    max_tokens: int
+    max_completion_tokens: int
+    presence_penalty: float
+    frequency_penalty: float
+    logit_bias: dict[str, int]
+    logprobs: bool
+    top_logprobs: int
+    user: str
+    seed: int
+    response_format: dict[str, Any]
+    reasoning_effort: str
+    verbosity: str
+    modalities: list[str]
+    audio: dict[str, Any]
+    parallel_tool_calls: bool
+    stream_options: dict[str, Any]
+    metadata: dict[str, str]
+    store: bool
+    service_tier: str
+    prediction: dict[str, Any]
+    web_search_options: dict[str, Any]
+    prompt_cache_key: str
+    safety_identifier: str
+    extra_body: dict[str, Any]
 
 
 # --- what we receive ----------------------------------------------------------------------

@@ -1,0 +1,225 @@
+"""Assembles streamed chat completion chunks into the completion a non-streaming call returns.
+
+Tool-call fragments are merged by ``index``. Real gateways bend the spec, so it also copes with
+deltas without ``index`` (a new id, or a name, starts a new call; anything else continues the
+last one), arguments that arrive before the id, and ids repeated on every chunk.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentkit.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    CompletionUsage,
+    DeltaToolCall,
+    FunctionCall,
+    Message,
+    ToolCall,
+)
+
+__all__ = ["StreamAccumulator"]
+
+
+class _Call:
+    __slots__ = ("arguments", "id", "name", "type")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.type = "function"
+        self.name = ""
+        self.arguments: list[str] = []
+
+
+class _Choice:
+    __slots__ = (
+        "by_index",
+        "calls",
+        "content",
+        "extra",
+        "finish_reason",
+        "logprobs",
+        "reasoning",
+        "refusal",
+        "role",
+    )
+
+    def __init__(self) -> None:
+        self.role = "assistant"
+        self.content: list[str] | None = None
+        self.reasoning: list[str] | None = None
+        self.refusal: list[str] | None = None
+        self.calls: list[_Call] = []
+        self.by_index: dict[int, _Call] = {}
+        self.finish_reason: str | None = None
+        self.logprobs: dict[str, Any] | None = None
+        self.extra: dict[str, Any] | None = None
+
+    def add_calls(self, deltas: list[DeltaToolCall]) -> None:
+        for delta in deltas:
+            function = delta.function
+            name = function.name if function is not None else None
+            call = self._call_for(delta, name)
+            if delta.id and not call.id:
+                call.id = delta.id
+            if delta.type:
+                call.type = delta.type
+            if function is not None:
+                if name and not call.name:
+                    # Some gateways repeat the name on every chunk: keep the first.
+                    call.name = name
+                if function.arguments:
+                    call.arguments.append(function.arguments)
+
+    def _call_for(self, delta: DeltaToolCall, name: str | None) -> _Call:
+        if delta.index is not None:
+            call = self.by_index.get(delta.index)
+            if call is None:
+                call = self.by_index[delta.index] = _Call()
+                self.calls.append(call)
+            return call
+        # No index (Gemini-style): decide from the id and name whether this is a new call.
+        last = self.calls[-1] if self.calls else None
+        if last is not None:
+            if delta.id:
+                if delta.id == last.id or not last.id:
+                    return last
+                for call in self.calls:  # an id repeated later, out of order
+                    if call.id == delta.id:
+                        return call
+            elif not name or not last.name:
+                return last
+        call = _Call()
+        self.calls.append(call)
+        return call
+
+    def add_logprobs(self, logprobs: Any) -> None:
+        if not isinstance(logprobs, dict):
+            return
+        if self.logprobs is None:
+            self.logprobs = {key: list(value or []) for key, value in logprobs.items()}
+            return
+        for key, value in logprobs.items():
+            if value:
+                self.logprobs.setdefault(key, []).extend(value)
+
+    def build(self, index: int) -> Choice:
+        tool_calls = None
+        if self.calls:
+            tool_calls = [
+                ToolCall(
+                    id=call.id,
+                    type=call.type,
+                    function=FunctionCall(name=call.name, arguments="".join(call.arguments)),
+                )
+                for call in self.calls
+            ]
+        message = Message(
+            role=self.role,
+            content=None if self.content is None else "".join(self.content),
+            reasoning_content=None if self.reasoning is None else "".join(self.reasoning),
+            tool_calls=tool_calls,
+            refusal=None if self.refusal is None else "".join(self.refusal),
+            **(self.extra or {}),
+        )
+        return Choice(
+            index=index, message=message, finish_reason=self.finish_reason, logprobs=self.logprobs
+        )
+
+
+class StreamAccumulator:
+    """Feeds on ``ChatCompletionChunk``s; ``completion()`` returns what arrived so far."""
+
+    __slots__ = (
+        "_choices",
+        "created",
+        "finished",
+        "id",
+        "model",
+        "service_tier",
+        "system_fingerprint",
+        "usage",
+    )
+
+    def __init__(self) -> None:
+        self._choices: dict[int, _Choice] = {}
+        self.id = ""
+        self.model = ""
+        self.created = 0
+        self.system_fingerprint: str | None = None
+        self.service_tier: str | None = None
+        self.usage: CompletionUsage | None = None
+        self.finished = False
+        """True once any choice got a ``finish_reason``."""
+
+    def add(self, chunk: ChatCompletionChunk) -> None:
+        """Merge one chunk.
+
+        Args:
+            chunk: The next chunk of the stream, in order.
+        """
+        if chunk.id:
+            self.id = chunk.id
+        if chunk.model:
+            self.model = chunk.model
+        if chunk.created:
+            self.created = chunk.created
+        if chunk.system_fingerprint:
+            self.system_fingerprint = chunk.system_fingerprint
+        if chunk.service_tier:
+            self.service_tier = chunk.service_tier
+        if chunk.usage is not None:  # the last one wins: some servers send running totals
+            self.usage = chunk.usage
+        for piece in chunk.choices:
+            state = self._choices.get(piece.index)
+            if state is None:
+                state = self._choices[piece.index] = _Choice()
+            delta = piece.delta
+            if delta.role:
+                state.role = delta.role
+            if delta.content is not None:
+                if state.content is None:
+                    state.content = [delta.content]
+                else:
+                    state.content.append(delta.content)
+            if delta.reasoning_content is not None:
+                if state.reasoning is None:
+                    state.reasoning = [delta.reasoning_content]
+                else:
+                    state.reasoning.append(delta.reasoning_content)
+            if delta.refusal is not None:
+                if state.refusal is None:
+                    state.refusal = [delta.refusal]
+                else:
+                    state.refusal.append(delta.refusal)
+            if delta.tool_calls:
+                state.add_calls(delta.tool_calls)
+            if delta.__pydantic_extra__:
+                # Provider fields (annotations, ...): keep the last non-null value of each.
+                extra = {k: v for k, v in delta.__pydantic_extra__.items() if v is not None}
+                if extra:
+                    state.extra = {**(state.extra or {}), **extra}
+            if piece.logprobs is not None:
+                state.add_logprobs(piece.logprobs)
+            if piece.finish_reason:
+                state.finish_reason = piece.finish_reason
+                self.finished = True
+
+    def completion(self) -> ChatCompletion:
+        """The completion assembled from the chunks so far.
+
+        Returns:
+            A ``ChatCompletion`` shaped like the server's non-streaming answer; choices whose
+            stream had no ``finish_reason`` yet keep ``finish_reason=None``.
+        """
+        return ChatCompletion(
+            id=self.id,
+            created=self.created,
+            model=self.model,
+            choices=[state.build(index) for index, state in sorted(self._choices.items())],
+            usage=self.usage,
+            system_fingerprint=self.system_fingerprint,
+            service_tier=self.service_tier,
+        )

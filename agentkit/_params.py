@@ -1,0 +1,354 @@
+"""Builds the chat completions request body, checking every parameter before it is sent.
+
+The checks run on every request, so each one is a couple of comparisons: only the keys
+actually given are looked at, and the body is one plain dict serialised once by the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from agentkit.errors import APIStatusError, InvalidRequestError
+
+__all__ = ["build_body", "droppable", "unsupported_parameter"]
+
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_TOOL_CHOICE_MODES = frozenset({"none", "auto", "required"})
+_REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+_MODALITIES = frozenset({"text", "audio"})
+# Never dropped by the unsupported-parameter fallback, and never settable through settings.
+_RESERVED = frozenset({"model", "messages", "tools", "tool_choice", "stream"})
+_USAGE = {"include_usage": True}  # shared, never mutated: the body is only serialised
+
+
+def _is_number(value: object) -> bool:
+    # bool is an int subclass; True as a temperature is a mistake, not 1.0.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _range(name: str, low: float, high: float, hint: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if not (_is_number(value) and low <= value <= high):
+            raise InvalidRequestError(
+                f"{name} must be a number from {low:g} to {high:g}, got {value!r}; {hint}"
+            )
+
+    return check
+
+
+def _positive_int(name: str, hint: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if not (_is_int(value) and value >= 1):
+            raise InvalidRequestError(f"{name} must be an integer >= 1, got {value!r}; {hint}")
+
+    return check
+
+
+def _of_type(name: str, kind: type | tuple[type, ...], what: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if not isinstance(value, kind):
+            raise InvalidRequestError(f"{name} must be {what}, got {type(value).__name__}")
+
+    return check
+
+
+def _check_stop(value: Any) -> None:
+    if isinstance(value, str):
+        return
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise InvalidRequestError(f"stop must be a string or a list of strings, got {value!r}")
+    if len(value) > 4:
+        raise InvalidRequestError(
+            f"stop has {len(value)} sequences; servers accept at most 4, so keep the 4 that "
+            "matter most"
+        )
+
+
+def _check_logit_bias(value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise InvalidRequestError(
+            f'logit_bias must map token ids to biases, e.g. {{"50256": -100}}, got {value!r}'
+        )
+    for token, bias in value.items():
+        if not (_is_number(bias) and -100 <= bias <= 100):
+            raise InvalidRequestError(
+                f"logit_bias[{token!r}] must be from -100 to 100, got {bias!r}; -100 bans the "
+                "token, 100 forces it"
+            )
+
+
+def _check_reasoning_effort(value: Any) -> None:
+    if value not in _REASONING_EFFORTS:
+        raise InvalidRequestError(
+            f"reasoning_effort must be one of {', '.join(_REASONING_EFFORTS)}, got {value!r}"
+        )
+
+
+def _check_modalities(value: Any) -> None:
+    if not isinstance(value, list) or not value or not _MODALITIES.issuperset(value):
+        raise InvalidRequestError(
+            f'modalities must be a non-empty list of "text" and "audio", got {value!r}'
+        )
+
+
+def _check_top_logprobs(value: Any) -> None:
+    if not (_is_int(value) and 0 <= value <= 20):
+        raise InvalidRequestError(
+            f"top_logprobs must be an integer from 0 to 20, got {value!r} (and needs logprobs=True)"
+        )
+
+
+_PENALTY_HINT = "positive values discourage repetition, negative ones encourage it"
+_TOKENS_HINT = "it caps the tokens generated"
+_CHECKS: dict[str, Callable[[Any], None]] = {
+    "temperature": _range("temperature", 0, 2, "use 0 for deterministic output, 1 is the default"),
+    "top_p": _range("top_p", 0, 1, "it is a probability mass, e.g. 0.9"),
+    "n": _positive_int("n", "it is the number of choices to generate"),
+    "stop": _check_stop,
+    "max_tokens": _positive_int("max_tokens", _TOKENS_HINT),
+    "max_completion_tokens": _positive_int("max_completion_tokens", _TOKENS_HINT),
+    "presence_penalty": _range("presence_penalty", -2, 2, _PENALTY_HINT),
+    "frequency_penalty": _range("frequency_penalty", -2, 2, _PENALTY_HINT),
+    "logit_bias": _check_logit_bias,
+    "logprobs": _of_type("logprobs", bool, "True or False"),
+    "top_logprobs": _check_top_logprobs,
+    "user": _of_type("user", str, "a string"),
+    "seed": _of_type("seed", int, "an integer"),
+    "response_format": _of_type(
+        "response_format", Mapping, 'an object such as {"type": "json_object"}'
+    ),
+    "reasoning_effort": _check_reasoning_effort,
+    "verbosity": _of_type("verbosity", str, 'a string such as "low"'),
+    "modalities": _check_modalities,
+    "audio": _of_type("audio", Mapping, 'an object such as {"voice": "alloy", "format": "wav"}'),
+    "parallel_tool_calls": _of_type("parallel_tool_calls", bool, "True or False"),
+    "stream_options": _of_type("stream_options", Mapping, 'an object: {"include_usage": True}'),
+    "metadata": _of_type("metadata", Mapping, "an object of string keys and values"),
+    "store": _of_type("store", bool, "True or False"),
+    "service_tier": _of_type("service_tier", str, 'a string such as "auto"'),
+    "prediction": _of_type("prediction", Mapping, "an object"),
+    "web_search_options": _of_type("web_search_options", Mapping, "an object"),
+    "prompt_cache_key": _of_type("prompt_cache_key", str, "a string"),
+    "safety_identifier": _of_type("safety_identifier", str, "a string"),
+}
+
+
+def _check_messages(messages: Sequence[Any]) -> None:
+    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+        raise InvalidRequestError(
+            f'messages must be a list of dicts such as {{"role": "user", "content": "Hi"}}, '
+            f"got {type(messages).__name__}"
+        )
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            hint = " (call .to_param() on it)" if hasattr(message, "to_param") else ""
+            raise InvalidRequestError(
+                f"messages[{i}] must be a dict with a 'role', got {type(message).__name__}{hint}"
+            )
+        role = message.get("role")
+        if role not in _ROLES:
+            raise InvalidRequestError(
+                f"messages[{i}] has role {role!r}; use one of system, developer, user, "
+                "assistant, tool"
+            )
+        if role == "tool" and not isinstance(message.get("tool_call_id"), str):
+            raise InvalidRequestError(
+                f"messages[{i}] is a tool message without a 'tool_call_id'; set it to the id "
+                "of the assistant tool call it answers"
+            )
+
+
+def _check_tools(tools: Sequence[Any]) -> set[str]:
+    names: set[str] = set()
+    for i, tool in enumerate(tools):
+        function = tool.get("function") if isinstance(tool, Mapping) else None
+        if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+            names.add(function["name"])
+        elif not (isinstance(tool, Mapping) and tool.get("type") == "custom"):
+            raise InvalidRequestError(
+                f'tools[{i}] must look like {{"type": "function", "function": {{"name": ..., '
+                f'"parameters": {{...}}}}}}, got {tool!r}'
+            )
+    return names
+
+
+def _check_tool_choice(tool_choice: Any, names: set[str]) -> None:
+    if isinstance(tool_choice, str):
+        if tool_choice not in _TOOL_CHOICE_MODES:
+            raise InvalidRequestError(
+                f"tool_choice must be 'none', 'auto', 'required' or "
+                f'{{"type": "function", "function": {{"name": ...}}}}, got {tool_choice!r}'
+            )
+        if tool_choice == "required" and not names:
+            raise InvalidRequestError("tool_choice='required' needs at least one tool in tools")
+        return
+    kind = tool_choice.get("type") if isinstance(tool_choice, Mapping) else None
+    if kind == "function":
+        function = tool_choice.get("function")
+        name = function.get("name") if isinstance(function, Mapping) else None
+        if not isinstance(name, str):
+            raise InvalidRequestError(
+                f'tool_choice must name the function: {{"type": "function", "function": '
+                f'{{"name": ...}}}}, got {tool_choice!r}'
+            )
+        if name not in names:
+            raise InvalidRequestError(
+                f"tool_choice names function {name!r}, which is not in tools "
+                f"({', '.join(sorted(names)) or 'none given'})"
+            )
+    elif kind not in ("allowed_tools", "custom"):
+        raise InvalidRequestError(
+            f"tool_choice must be 'none', 'auto', 'required' or "
+            f'{{"type": "function", "function": {{"name": ...}}}}, got {tool_choice!r}'
+        )
+
+
+def build_body(
+    model: str,
+    messages: Sequence[Any],
+    tools: Sequence[Any] | None,
+    tool_choice: Any,
+    settings: Mapping[str, Any],
+    *,
+    stream: bool,
+    omit: Collection[str] = (),
+) -> dict[str, Any]:
+    """Check a request's parameters and return its JSON body as one dict.
+
+    Args:
+        model: The model id.
+        messages: The conversation, as dicts.
+        tools: Tool definitions, or None.
+        tool_choice: The tool choice, or None.
+        settings: `ModelSettings` keys; None values are skipped. ``extra_body`` is merged last.
+        stream: Ask for a stream (adds ``stream_options.include_usage``).
+        omit: Parameters the server rejected before; they are left out.
+
+    Returns:
+        The request body, sharing ``messages`` and ``tools`` (nothing is copied).
+
+    Raises:
+        InvalidRequestError: A parameter or message is malformed; the message says how to fix it.
+    """
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError(f"model must be a non-empty string, got {model!r}")
+    _check_messages(messages)
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    if tools:
+        body["tools"] = tools
+        names = _check_tools(tools)
+    else:
+        names = set()
+    if tool_choice is not None:
+        _check_tool_choice(tool_choice, names)
+        body["tool_choice"] = tool_choice
+    extra = None
+    for key, value in settings.items():
+        if value is None:
+            continue
+        check = _CHECKS.get(key)
+        if check is not None:
+            check(value)
+            body[key] = value
+        elif key == "extra_body":
+            if not isinstance(value, Mapping):
+                raise InvalidRequestError(f"extra_body must be a dict, got {value!r}")
+            extra = value
+        else:
+            raise InvalidRequestError(
+                f"unknown setting {key!r}; check the spelling, or pass provider-specific "
+                f"parameters as extra_body={{{key!r}: ...}}"
+            )
+    if stream:
+        body["stream"] = True
+        options = body.get("stream_options")
+        # Usage only arrives in streams that ask for it; the caller may still override it.
+        body["stream_options"] = {"include_usage": True, **options} if options else _USAGE
+    else:
+        # Only meaningful for streams, and OpenAI rejects it otherwise; shared settings
+        # dicts pass it to both paths.
+        body.pop("stream_options", None)
+    if extra:
+        body.update(extra)
+    if omit:
+        for key in omit:
+            if key not in _RESERVED:
+                body.pop(key, None)
+    return body
+
+
+def droppable(parameter: str, body: Mapping[str, Any]) -> bool:
+    """Whether ``parameter`` may be left out of ``body`` when a server rejects it.
+
+    Args:
+        parameter: A top-level body key named by the server.
+        body: The body that was rejected.
+
+    Returns:
+        True when the key is in the body and is not essential (model, messages, tools...).
+    """
+    return parameter in body and parameter not in _RESERVED
+
+
+# How servers say "I don't know this parameter"; the group is the parameter's name.
+_UNSUPPORTED = re.compile(
+    r"unsupported|not supported|unrecognized|unknown (?:parameter|field|argument)|"
+    r"extra inputs are not permitted|extra_forbidden|unexpected keyword",
+    re.IGNORECASE,
+)
+_PARAMETER_NAMES = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"unrecognized request arguments? supplied:?\s*['\"]?([\w.\[\]]+)",
+        r"unsupported (?:parameter|value):?\s*['\"]?([\w.\[\]]+)",
+        r"unknown (?:parameter|field|argument):?\s*['\"]?([\w.\[\]]+)",
+        r"['\"]?([\w.\[\]]+)['\"]? (?:is|are) not supported",
+        r"loc['\"]?\s*[:=]\s*[\[(]\s*['\"]body['\"]\s*,\s*['\"](\w+)",
+        r"unexpected keyword argument:?\s*['\"]?(\w+)",
+    )
+]
+_ROOT = re.compile(r"[\w-]+")
+
+
+def unsupported_parameter(
+    error: APIStatusError, body: Mapping[str, Any], dropped: set[str]
+) -> str | None:
+    """The top-level body key a 400/422 says the server does not support, if any.
+
+    Args:
+        error: The server's error.
+        body: The request body that was rejected.
+        dropped: Parameters already left out (named again: dropping them did not help).
+
+    Returns:
+        The parameter's name, or None when the error is about something else.
+    """
+    text = f"{error.message} {error.code or ''} {error.type or ''}"
+    if not _UNSUPPORTED.search(text) and not (
+        isinstance(error.body, dict) and _UNSUPPORTED.search(json.dumps(error.body))
+    ):
+        return None
+    candidates: list[str] = []
+    if error.param:
+        candidates.append(error.param)
+    detail = error.body.get("detail") if isinstance(error.body, dict) else None
+    if isinstance(detail, list):  # FastAPI/pydantic: [{"type": "extra_forbidden", "loc": [...]}]
+        for item in detail:
+            loc = item.get("loc") if isinstance(item, dict) else None
+            if isinstance(loc, list) and len(loc) >= 2 and loc[0] == "body":
+                candidates.append(str(loc[1]))
+    for pattern in _PARAMETER_NAMES:
+        candidates.extend(pattern.findall(error.message))
+    for candidate in candidates:
+        match = _ROOT.match(candidate)
+        root = match.group() if match else candidate
+        if root in body or root in dropped or root in ("model", "messages"):
+            return root
+    return None

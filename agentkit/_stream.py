@@ -1,0 +1,342 @@
+"""Reading answers: a whole JSON completion, or a ChatStream of SSE chunks with its failure policy.
+
+A stream that breaks before any chunk arrived is reopened (the caller's retry budget); once
+chunks have been yielded it is never silently restarted: `StreamInterruptedError` carries the
+partial completion. An end without ``[DONE]`` and without a ``finish_reason`` is such a break.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from types import TracebackType
+from typing import Any
+
+import anyio
+import httpx
+from pydantic import ValidationError
+
+from agentkit._accumulate import StreamAccumulator
+from agentkit._sse import ServerSentEvent, SSEParser
+from agentkit.errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseError,
+    APIStreamError,
+    APITimeoutError,
+    StreamInterruptedError,
+)
+from agentkit.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChoiceDelta,
+    ChunkChoice,
+    DeltaFunctionCall,
+    DeltaToolCall,
+)
+
+__all__ = ["ChatStream", "parse_completion"]
+
+_DRAIN_SECONDS = 1.0  # how long to wait for a body to end after [DONE]
+
+Send = Callable[[int], Awaitable[tuple[httpx.Response, int]]]
+"""Opens the request, retrying from retry number n; returns a 2xx response and the retry count."""
+Wait = Callable[[int, Exception, httpx.Response | None], Awaitable[None]]
+"""Sleeps before retry number n + 1 (backoff, logged)."""
+
+
+def parse_completion(response: httpx.Response) -> ChatCompletion:
+    """The completion in a read 2xx response.
+
+    Args:
+        response: A response whose body has been read.
+
+    Returns:
+        The parsed completion (it has at least one choice).
+
+    Raises:
+        APIResponseError: The body is not JSON, not a chat completion, or an error object.
+    """
+    content = response.content
+    try:
+        completion = ChatCompletion.model_validate_json(content)
+    except ValidationError:
+        completion = None
+    if completion is None or not completion.choices:
+        start = content[:200].decode("utf-8", "replace")
+        extra = completion.model_extra if completion is not None else None
+        error = extra.get("error") if extra else None
+        what = f"an error: {error}" if error else "a body that is not a chat completion"
+        raise APIResponseError(
+            f"the server answered {response.status_code} with {what}: {start!r}",
+            body_start=start,
+            request=response.request,
+        )
+    return completion
+
+
+def _as_chunk(completion: ChatCompletion) -> ChatCompletionChunk:
+    """A whole completion as the single chunk a stream of it would add up to."""
+    choices = []
+    for choice in completion.choices:
+        message = choice.message
+        calls = [
+            DeltaToolCall(
+                index=i,
+                id=call.id,
+                type=call.type,
+                function=DeltaFunctionCall(
+                    name=call.function.name, arguments=call.function.arguments
+                ),
+            )
+            for i, call in enumerate(message.tool_calls or ())
+        ]
+        delta = ChoiceDelta(
+            role=message.role,
+            content=message.content,
+            reasoning_content=message.reasoning_content,
+            refusal=message.refusal,
+            tool_calls=calls or None,
+            **(message.model_extra or {}),
+        )
+        choices.append(
+            ChunkChoice(
+                index=choice.index,
+                delta=delta,
+                finish_reason=choice.finish_reason,
+                logprobs=choice.logprobs,
+            )
+        )
+    return ChatCompletionChunk(
+        id=completion.id,
+        created=completion.created,
+        model=completion.model,
+        choices=choices,
+        usage=completion.usage,
+        system_fingerprint=completion.system_fingerprint,
+        service_tier=completion.service_tier,
+    )
+
+
+class ChatStream:
+    """A streamed completion: an async iterator of chunks and an async context manager.
+
+    Nothing is sent until the first chunk is asked for. If the connection fails before any
+    chunk arrived the request is retried; after that, the failure raises
+    `StreamInterruptedError` carrying the partial completion.
+
+    Example:
+        ```python
+        async with client.stream(model=m, messages=msgs) as stream:
+            async for chunk in stream:
+                print(chunk.choices[0].delta.content or "", end="")
+            completion = await stream.get_final_completion()
+        ```
+    """
+
+    def __init__(self, send: Send, wait: Wait, max_retries: int) -> None:
+        """Prepare a stream; nothing is sent until the first chunk is asked for.
+
+        Args:
+            send: Opens the request (``ChatClient`` binds the body, headers and timeout).
+            wait: Sleeps before a retry.
+            max_retries: Retries allowed in all, including reopening a stream that broke early.
+        """
+        self._send = send
+        self._wait = wait
+        self._max_retries = max_retries
+        self._request: httpx.Request | None = None
+        self._response: httpx.Response | None = None
+        self._bytes: AsyncIterator[bytes] | None = None  # response.aiter_bytes()
+        self._parser = SSEParser()
+        self._accumulator = StreamAccumulator()
+        self._pending: deque[ChatCompletionChunk] = deque()
+        self._received = 0
+        self._attempt = 0
+        self._ended = False
+        self._final: ChatCompletion | None = None  # set when the server answered with JSON
+
+    def __aiter__(self) -> ChatStream:
+        return self
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        pending = self._pending
+        while not pending:
+            if self._ended:
+                raise StopAsyncIteration
+            await self._read()
+        return pending.popleft()
+
+    async def __aenter__(self) -> ChatStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection; safe to call more than once."""
+        self._ended = True
+        await self._close_response()
+
+    async def get_final_completion(self) -> ChatCompletion:
+        """Read the rest of the stream and return the assembled completion.
+
+        Returns:
+            The completion, equal to what ``complete()`` returns for the same answer.
+
+        Raises:
+            StreamInterruptedError: The stream broke or ended before a ``finish_reason``.
+            APIStreamError: The server sent an error event.
+        """
+        async for _ in self:
+            pass
+        if self._final is not None:
+            return self._final
+        if not (self._parser.done or self._accumulator.finished):
+            raise StreamInterruptedError(
+                "the stream was closed before it finished",
+                partial=self._accumulator.completion(),
+                request=self._request,
+            )
+        return self._accumulator.completion()
+
+    async def _close_response(self) -> None:
+        chunks, self._bytes = self._bytes, None
+        if isinstance(chunks, AsyncGenerator):
+            # Close the generator explicitly: trio warns about async generators left to GC.
+            await chunks.aclose()
+        response, self._response = self._response, None
+        if response is not None:
+            await response.aclose()
+
+    async def _read(self) -> None:
+        if self._response is None:
+            self._response, self._attempt = await self._send(self._attempt)
+            self._request = self._response.request
+            if self._response.headers.get("content-type", "").startswith("application/json"):
+                await self._whole_answer(self._response)
+                return
+            self._bytes = self._response.aiter_bytes()
+        parser = self._parser
+        assert self._bytes is not None
+        try:
+            data = await self._bytes.__anext__()
+        except StopAsyncIteration:
+            await self._handle_or_close(parser.flush(), at_eof=True)
+            if parser.done or self._accumulator.finished:
+                await self.aclose()
+            else:
+                await self._broken("the stream ended before [DONE] and before any finish_reason")
+            return
+        except httpx.TransportError as exc:
+            await self._broken(f"the stream broke: {exc!r}", exc)
+            return
+        await self._handle_or_close(parser.feed(data))
+        if parser.done:
+            await self._drain()
+            await self.aclose()
+
+    async def _whole_answer(self, response: httpx.Response) -> None:
+        """Some servers ignore ``stream: true`` and answer with JSON: one chunk says it all."""
+        try:
+            await response.aread()
+        except httpx.TransportError as exc:
+            await self._broken(f"the answer broke: {exc!r}", exc)  # retried: nothing yielded
+            return
+        await self.aclose()
+        completion = parse_completion(response)
+        self._final = completion
+        chunk = _as_chunk(completion)
+        self._accumulator.add(chunk)
+        self._pending.append(chunk)
+        self._received += 1
+
+    async def _drain(self) -> None:
+        """Read the body's end after ``[DONE]``, so httpx's generators finish cleanly.
+
+        Closing them early leaves inner async generators to the garbage collector, which trio
+        reports as a ResourceWarning; servers end the body right after ``[DONE]`` anyway.
+        """
+        if self._bytes is None:
+            return
+        with anyio.move_on_after(_DRAIN_SECONDS):
+            try:
+                async for _ in self._bytes:
+                    pass
+            except httpx.TransportError:
+                pass  # the answer is complete; a messy close does not matter
+
+    async def _handle_or_close(
+        self, events: list[ServerSentEvent], *, at_eof: bool = False
+    ) -> None:
+        try:
+            self._handle(events, at_eof=at_eof)
+        except APIError:
+            # An error event or a bad chunk ends the stream. Servers end the body right after
+            # an error event, so drain it (see _drain) before freeing the connection.
+            await self._drain()
+            await self.aclose()
+            raise
+
+    def _handle(self, events: list[ServerSentEvent], *, at_eof: bool = False) -> None:
+        add = self._accumulator.add
+        for event in events:
+            if event.event == "error":
+                self._stream_error(event.data)
+            try:
+                chunk = ChatCompletionChunk.model_validate_json(event.data)
+            except ValidationError:
+                if at_eof:
+                    return  # a cut-off last line: the stream is incomplete, not malformed
+                start = event.data[:200].decode("utf-8", "replace")
+                raise APIResponseError(
+                    f"the stream sent an event that is not a chat completion chunk: {start!r}",
+                    body_start=start,
+                ) from None
+            extra = chunk.__pydantic_extra__
+            if extra and "error" in extra:
+                self._stream_error(event.data)
+            add(chunk)
+            self._pending.append(chunk)
+            self._received += 1
+
+    def _stream_error(self, data: bytes) -> None:
+        try:
+            body: Any = json.loads(data)
+        except ValueError:
+            body = data.decode("utf-8", "replace")
+        error = body.get("error", body) if isinstance(body, dict) else body
+        if isinstance(error, dict):
+            code = error.get("code")
+            raise APIStreamError(
+                str(error.get("message") or error),
+                body=error,
+                type=error.get("type"),
+                code=None if code is None else str(code),
+            )
+        raise APIStreamError(str(error), body=error)
+
+    async def _broken(self, message: str, cause: BaseException | None = None) -> None:
+        await self._close_response()
+        if self._received:
+            self._ended = True
+            raise StreamInterruptedError(
+                f"{message} after {self._received} chunks",
+                partial=self._accumulator.completion(),
+                request=self._request,
+            ) from cause
+        timed_out = isinstance(cause, httpx.TimeoutException)
+        kind = APITimeoutError if timed_out else APIConnectionError
+        error = kind(message, request=self._request)
+        if self._attempt >= self._max_retries:
+            self._ended = True
+            raise error from cause
+        await self._wait(self._attempt, error, None)
+        self._attempt += 1
+        self._parser = SSEParser()

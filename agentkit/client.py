@@ -1,0 +1,467 @@
+"""ChatClient: talks to an OpenAI-compatible ``/v1/chat/completions`` server.
+
+It owns everything about the wire: configuration from the environment, request checks, one
+pooled ``httpx.AsyncClient``, retries with backoff, status codes mapped to `agentkit.errors`,
+parameters a gateway rejects dropped and remembered, and streams assembled into completions.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Unpack
+
+import anyio
+import httpx
+from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError, to_json
+
+from agentkit._params import build_body, droppable, unsupported_parameter
+from agentkit._stream import ChatStream, parse_completion
+from agentkit.errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
+    UnsupportedParameterError,
+)
+from agentkit.types import (
+    ChatCompletion,
+    MessageParam,
+    Model,
+    ModelSettings,
+    ToolChoice,
+    ToolDefinition,
+)
+
+__all__ = ["DEFAULT_BASE_URL", "ChatClient", "ChatStream"]
+
+DEFAULT_BASE_URL = "https://api.getinfinityblue.com/v1"
+"""The gateway used when neither ``base_url=`` nor the environment names one."""
+
+_log = logging.getLogger("agentkit")
+
+_MAX_BACKOFF = 8.0  # seconds; exponential backoff stops growing here
+_MAX_RETRY_AFTER = 60.0  # seconds; a server asking for longer gets this much
+_RETRY_STATUSES = frozenset({408, 409, 429})
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+_STATUS_HINTS = {
+    401: "authentication failed; pass api_key= or set AGENTKIT_API_KEY (or OPENAI_API_KEY)",
+    404: "not found; check base_url and the model name",
+}
+
+
+def _normalise_base_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    path = httpx.URL(url).path.rstrip("/")
+    last = path.rsplit("/", 1)[-1]
+    # "https://host" and "https://host/v1" mean the same server; a path that already ends in
+    # a version ("/api/v1", "/v1beta/openai" for Gemini) is used as given.
+    if not (re.fullmatch(r"v\d+\w*", last) or last == "openai"):
+        url += "/v1"
+    return url
+
+
+def _seconds(headers: httpx.Headers) -> float | None:
+    """The wait a ``retry-after-ms`` or ``Retry-After`` header asks for, if any."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return float(value) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when.timestamp() - time.time()
+
+
+def _error_details(response: httpx.Response, secret: str | None) -> dict[str, Any]:
+    """Pull message/type/code/param out of an error body, in the shapes servers use."""
+    text = response.text
+    if secret and secret in text:  # some servers echo the key they rejected
+        text = text.replace(secret, "***")
+    try:
+        body: Any = json.loads(text)
+    except ValueError:
+        body = text
+    message = type_ = code = param = None
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("detail")
+            type_, code, param = error.get("type"), error.get("code"), error.get("param")
+        elif error is not None:
+            message = error
+    if message is None:
+        message = _STATUS_HINTS.get(response.status_code) or text[:200] or response.reason_phrase
+    return {
+        "message": message if isinstance(message, str) else json.dumps(message)[:500],
+        "body": body,
+        "type": None if type_ is None else str(type_),
+        "code": None if code is None else str(code),
+        "param": None if param is None else str(param),
+        "request_id": response.headers.get("x-request-id"),
+    }
+
+
+class ChatClient:
+    """An async client for one OpenAI-compatible chat completions server.
+
+    Example:
+        ```python
+        async with ChatClient() as client:  # AGENTKIT_BASE_URL / AGENTKIT_API_KEY
+            completion = await client.complete(model="gpt-5.4", messages=messages)
+        ```
+    """
+
+    base_url: str
+    """The server's API root, ending in the version (e.g. ``https://host/v1``)."""
+    max_retries: int
+    """Retries after the first attempt, for 408/409/429/5xx and connection errors."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float | httpx.Timeout = 60.0,
+        max_retries: int = 2,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        retry_backoff: float = 0.5,
+    ) -> None:
+        """Configure the client; nothing is sent until the first request.
+
+        Args:
+            base_url: The API root. Defaults to ``AGENTKIT_BASE_URL``, then
+                ``OPENAI_BASE_URL``, then `DEFAULT_BASE_URL`. ``/v1`` is added when the URL
+                has no version segment.
+            api_key: Sent as ``Authorization: Bearer``. Defaults to ``AGENTKIT_API_KEY``, then
+                ``OPENAI_API_KEY``; without one no Authorization header is sent.
+            timeout: Seconds (or an ``httpx.Timeout``) for each request; ``timeout=`` on a call
+                overrides it.
+            max_retries: Retries of a failed request before its error is raised.
+            default_headers: Headers added to every request.
+            http_client: An ``httpx.AsyncClient`` to share; it is not closed by `aclose`.
+            retry_backoff: First retry delay in seconds; it doubles per retry up to 8 s, with
+                jitter. A server's ``Retry-After`` takes precedence.
+        """
+        env = os.environ
+        self.base_url = _normalise_base_url(
+            base_url
+            or env.get("AGENTKIT_BASE_URL")
+            or env.get("OPENAI_BASE_URL")
+            or DEFAULT_BASE_URL
+        )
+        self._api_key = api_key or env.get("AGENTKIT_API_KEY") or env.get("OPENAI_API_KEY")
+        self.max_retries = max_retries
+        self._backoff = retry_backoff
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        headers.update(default_headers or {})
+        self._headers = headers
+        self._stream_headers = {**headers, "Accept": "text/event-stream"}
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=self._timeout)
+        self._completions_url = f"{self.base_url}/chat/completions"
+        self._unsupported: set[str] = set()  # parameters this server rejected; left out
+
+    def __repr__(self) -> str:
+        return f"ChatClient(base_url={self.base_url!r}, max_retries={self.max_retries})"
+
+    async def __aenter__(self) -> ChatClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool, unless it was passed in as ``http_client``."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def complete(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam | Mapping[str, Any]],
+        tools: Sequence[ToolDefinition] | None = None,
+        tool_choice: ToolChoice | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        # An HTTP timeout handed to httpx (connect/read/write/pool), not a cancel scope.
+        timeout: float | httpx.Timeout | None = None,  # noqa: ASYNC109
+        **settings: Unpack[ModelSettings],
+    ) -> ChatCompletion:
+        """Ask for one chat completion.
+
+        Args:
+            model: The model id, e.g. ``"gpt-5.4"``.
+            messages: The conversation so far.
+            tools: Tools the model may call.
+            tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a function to force.
+            extra_headers: Headers for this request only.
+            timeout: Overrides the client's timeout for this request.
+            **settings: Any `ModelSettings` key (temperature, max_tokens, extra_body, ...).
+
+        Returns:
+            The server's completion.
+
+        Raises:
+            InvalidRequestError: A parameter or message is malformed (nothing was sent).
+            APIStatusError: The server answered with an error status (a subclass per status).
+            APIConnectionError: The server could not be reached after every retry.
+            APIResponseError: The server's answer is not a chat completion.
+        """
+        body = build_body(
+            model, messages, tools, tool_choice, settings, stream=False, omit=self._unsupported
+        )
+        headers = {**self._headers, **extra_headers} if extra_headers else self._headers
+        response, _ = await self._send("POST", self._completions_url, body, headers, timeout)
+        return parse_completion(response)
+
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam | Mapping[str, Any]],
+        tools: Sequence[ToolDefinition] | None = None,
+        tool_choice: ToolChoice | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **settings: Unpack[ModelSettings],
+    ) -> ChatStream:
+        """Ask for a streamed chat completion; iterate the result or call its final completion.
+
+        The request is checked now and sent on first use. ``stream_options.include_usage`` is
+        set so the last chunk carries usage.
+
+        Args:
+            model: The model id.
+            messages: The conversation so far.
+            tools: Tools the model may call.
+            tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a function to force.
+            extra_headers: Headers for this request only.
+            timeout: Overrides the client's timeout (each read waits at most this long).
+            **settings: Any `ModelSettings` key.
+
+        Returns:
+            A `ChatStream`: ``async with client.stream(...) as s: async for chunk in s: ...``.
+
+        Raises:
+            InvalidRequestError: A parameter or message is malformed.
+        """
+        body = build_body(
+            model, messages, tools, tool_choice, settings, stream=True, omit=self._unsupported
+        )
+        headers = (
+            {**self._stream_headers, **extra_headers} if extra_headers else self._stream_headers
+        )
+        url = self._completions_url
+
+        async def send(attempt: int) -> tuple[httpx.Response, int]:
+            return await self._send(
+                "POST", url, body, headers, timeout, stream=True, attempt=attempt
+            )
+
+        return ChatStream(send, self._wait, self.max_retries)
+
+    async def list_models(self) -> list[Model]:
+        """The models the server offers (``GET /models``).
+
+        Returns:
+            One `Model` per entry of the server's list.
+
+        Raises:
+            APIError: As for `complete`.
+        """
+        url = f"{self.base_url}/models"
+        response, _ = await self._send("GET", url, None, self._headers, None)
+        try:
+            data = json.loads(response.content)
+            entries = data["data"] if isinstance(data, dict) else data
+            return [Model.model_validate(entry) for entry in entries]
+        except (ValueError, TypeError, KeyError, ValidationError):
+            start = response.content[:200].decode("utf-8", "replace")
+            raise APIResponseError(
+                f"GET /models answered with a body that is not a model list: {start!r}",
+                body_start=start,
+                request=response.request,
+            ) from None
+
+    # --- the wire ---------------------------------------------------------------------------
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        body: dict[str, Any] | None,
+        headers: Mapping[str, str],
+        timeout: float | httpx.Timeout | None,  # noqa: ASYNC109 (httpx's, per request)
+        *,
+        stream: bool = False,
+        attempt: int = 0,
+    ) -> tuple[httpx.Response, int]:
+        """Send with retries from retry number ``attempt``.
+
+        Returns:
+            A 2xx response (unread when ``stream``) and the number of retries used so far.
+        """
+        content = None if body is None else self._serialise(body)
+        while True:
+            request = self._http.build_request(
+                method,
+                url,
+                content=content,
+                headers=headers,
+                timeout=self._timeout if timeout is None else timeout,
+            )
+            response = None
+            try:
+                response = await self._http.send(request, stream=stream)
+            except httpx.TimeoutException as exc:
+                error: APIError = APITimeoutError(
+                    f"{method} {url} timed out: {exc!r}", request=request
+                )
+                error.__cause__ = exc
+            except httpx.TransportError as exc:
+                error = APIConnectionError(f"{method} {url} failed: {exc!r}", request=request)
+                error.__cause__ = exc
+            else:
+                if response.is_success:
+                    return response, attempt
+                if stream:
+                    await response.aread()
+                    await response.aclose()
+                error = self._status_error(response)
+                if body is not None and response.status_code in (400, 422):
+                    if self._drop_unsupported(error, body):
+                        content = self._serialise(body)
+                        continue
+                status = response.status_code
+                if status < 500 and status not in _RETRY_STATUSES:
+                    raise error
+            if attempt >= self.max_retries:
+                raise error
+            await self._wait(attempt, error, response)
+            attempt += 1
+
+    async def _wait(self, attempt: int, error: Exception, response: httpx.Response | None) -> None:
+        """Sleep before retry number ``attempt + 1``, as the server asks or with backoff."""
+        delay = _seconds(response.headers) if response is not None else None
+        if delay is None:
+            delay = min(self._backoff * 2**attempt, _MAX_BACKOFF) * (1 - 0.25 * random.random())
+        delay = min(max(delay, 0.0), _MAX_RETRY_AFTER)
+        _log.info(
+            "retrying in %.3f s (retry %d of %d) after: %s",
+            delay,
+            attempt + 1,
+            self.max_retries,
+            error,
+        )
+        await anyio.sleep(delay)
+
+    def _serialise(self, body: dict[str, Any]) -> bytes:
+        try:
+            # pydantic-core's encoder is ~3x faster than json.dumps; Mappings become objects.
+            return to_json(body, fallback=_to_jsonable)
+        except (PydanticSerializationError, TypeError, ValueError) as exc:
+            raise InvalidRequestError(
+                f"the request is not JSON-serialisable ({exc}); messages and tool results "
+                "must be plain str/int/float/bool/None/list/dict values"
+            ) from None
+
+    def _status_error(self, response: httpx.Response) -> APIStatusError:
+        status = response.status_code
+        details = _error_details(response, self._api_key)
+        cls = _STATUS_ERRORS.get(status) or (
+            InternalServerError if status >= 500 else APIStatusError
+        )
+        return cls(details.pop("message"), status_code=status, response=response, **details)
+
+    def _drop_unsupported(self, error: APIStatusError, body: dict[str, Any]) -> bool:
+        """Drop the parameter a 400 rejects from ``body``; False when there is none to drop.
+
+        Raises:
+            UnsupportedParameterError: The server names a parameter we cannot drop
+                (``messages``), or one already dropped: leaving it out did not help.
+        """
+        name = unsupported_parameter(error, body, self._unsupported)
+        if name is None:
+            return False
+        if not droppable(name, body):
+            raise _unsupported_error(error, name)
+        del body[name]
+        if name not in self._unsupported:
+            self._unsupported.add(name)
+            _log.warning(
+                "%s does not support the request parameter %r; it is left out of this and "
+                "later requests",
+                self.base_url,
+                name,
+            )
+        return True
+
+
+def _unsupported_error(error: APIStatusError, name: str) -> UnsupportedParameterError:
+    response = error.response
+    new = UnsupportedParameterError(
+        error.message,
+        status_code=error.status_code,
+        body=error.body,
+        type=error.type,
+        code=error.code,
+        param=error.param,
+        request_id=error.request_id,
+        response=response,
+    )
+    new.parameter = name
+    return new
+
+
+def _to_jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")

@@ -1,0 +1,908 @@
+"""ChatClient over httpx.MockTransport (the wire, precisely) and the FakeServer (end to end)."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from inline_snapshot import snapshot
+
+from agentkit import errors
+from agentkit._accumulate import StreamAccumulator
+from agentkit.client import DEFAULT_BASE_URL, ChatClient
+from agentkit.testing import (
+    FakeServer,
+    RawSSE,
+    delay,
+    disconnect,
+    http_error,
+    malformed,
+    rate_limit,
+    stream_error,
+    text,
+    tool_calls,
+    truncated,
+)
+from agentkit.types import ChatCompletion, ModelSettings
+
+STREAMS = Path(__file__).parent / "data" / "streams"
+KEY = "sk-very-secret-key-123"
+USER = [{"role": "user", "content": "Hi"}]
+OK = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "m",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}
+    ],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+}
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def mock(handler: Handler, **options: Any) -> ChatClient:
+    """A client whose requests go to ``handler``; no real backoff sleeps."""
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    options.setdefault("retry_backoff", 0)
+    return ChatClient(base_url="http://test/v1", api_key=KEY, http_client=http, **options)
+
+
+def recorder(*responses: httpx.Response | Exception) -> tuple[Handler, list[httpx.Request]]:
+    """A handler answering with ``responses`` in turn (the last one repeats)."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        answer = responses[min(len(seen), len(responses)) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return handler, seen
+
+
+def body(request: httpx.Request) -> Any:
+    return json.loads(request.content)
+
+
+async def _fails_after(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+    raise httpx.ReadError("reset")
+
+
+def sse(data: bytes, size: int = 7, fail: Exception | None = None) -> httpx.Response:
+    """A streamed 200 response delivering ``data`` in ``size``-byte pieces, then ``fail``."""
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for i in range(0, len(data), size):
+            yield data[i : i + size]
+        if fail is not None:
+            raise fail
+
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=pieces())
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+async def test_environment_defaults(monkeypatch: pytest.MonkeyPatch):
+    assert ChatClient().base_url == DEFAULT_BASE_URL == "https://api.getinfinityblue.com/v1"
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://openai.example/v1/")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    handler, seen = recorder(httpx.Response(200, json=OK))
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    client = ChatClient(http_client=http)
+    assert client.base_url == "http://openai.example/v1"
+    await client.complete(model="m", messages=USER)
+    assert seen[-1].headers["authorization"] == "Bearer sk-openai"
+    monkeypatch.setenv("AGENTKIT_BASE_URL", "http://agentkit.example")
+    monkeypatch.setenv("AGENTKIT_API_KEY", "sk-agentkit")
+    client = ChatClient(http_client=http)
+    assert client.base_url == "http://agentkit.example/v1"
+    await client.complete(model="m", messages=USER)
+    assert str(seen[-1].url) == "http://agentkit.example/v1/chat/completions"
+    assert seen[-1].headers["authorization"] == "Bearer sk-agentkit"
+    # explicit arguments win over the environment
+    client = ChatClient(base_url="http://x", api_key="sk-arg", http_client=http)
+    await client.complete(model="m", messages=USER)
+    assert seen[-1].headers["authorization"] == "Bearer sk-arg"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("http://h", "http://h/v1"),
+        ("http://h/", "http://h/v1"),
+        ("http://h/v1", "http://h/v1"),
+        ("http://h/v1/", "http://h/v1"),
+        ("https://openrouter.ai/api/v1", "https://openrouter.ai/api/v1"),
+        ("http://h:8080/proxy", "http://h:8080/proxy/v1"),
+        (
+            "https://generativelanguage.googleapis.com/v1beta/openai/",
+            "https://generativelanguage.googleapis.com/v1beta/openai",
+        ),
+    ],
+)
+def test_base_url_is_normalised(given: str, expected: str):
+    assert ChatClient(base_url=given).base_url == expected
+
+
+async def test_headers_on_the_wire():
+    handler, seen = recorder(httpx.Response(200, json=OK))
+    client = mock(handler, default_headers={"X-App": "demo"})
+    await client.complete(model="m", messages=USER, extra_headers={"X-Trace": "t1"})
+    headers = seen[0].headers
+    assert headers["authorization"] == f"Bearer {KEY}"
+    assert headers["content-type"] == "application/json"
+    assert (headers["x-app"], headers["x-trace"]) == ("demo", "t1")
+    await client.complete(model="m", messages=USER)
+    assert "x-trace" not in seen[1].headers
+
+
+async def test_no_key_sends_no_authorization():
+    handler, seen = recorder(httpx.Response(200, json=OK))
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    await ChatClient(base_url="http://local", http_client=http).complete(model="m", messages=USER)
+    assert "authorization" not in seen[0].headers
+
+
+async def test_api_key_never_leaks(caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.DEBUG)
+    echo = {"error": {"message": f"Incorrect API key provided: {KEY}.", "type": "auth"}}
+    handler, seen = recorder(
+        httpx.Response(500, json={"error": {"message": "boom"}}),
+        httpx.Response(401, json=echo, headers={"x-request-id": "req_9"}),
+    )
+    client = mock(handler, max_retries=1)
+    assert KEY not in repr(client) and KEY not in str(client)
+    with pytest.raises(errors.AuthenticationError) as caught:
+        await client.complete(model="m", messages=USER)
+    error = caught.value
+    assert len(seen) == 2
+    assert error.message == "Incorrect API key provided: ***."
+    assert error.request_id == "req_9"
+    for text_ in (str(error), repr(error), json.dumps(error.body), repr(error.request)):
+        assert KEY not in text_
+    assert caplog.records and all(KEY not in r.getMessage() for r in caplog.records)
+
+
+async def test_closing():
+    handler, _ = recorder(httpx.Response(200, json=OK))
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async with ChatClient(base_url="http://t", http_client=http):
+        pass
+    assert not http.is_closed  # shared clients stay open
+    async with ChatClient(base_url="http://t") as own:
+        pass
+    assert own._http.is_closed
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+async def test_request_body(request_validator: Any):
+    handler, seen = recorder(httpx.Response(200, json=OK))
+    tools = [{"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}]
+    settings: ModelSettings = {
+        "temperature": 0.2,
+        "max_tokens": 50,
+        "stop": ["\n"],
+        "seed": 7,
+        "stream_options": {"include_usage": True},  # dropped: only for streams
+        "extra_body": {"top_k": 5},
+    }
+    completion = await mock(handler).complete(
+        model="m",
+        messages=[{"role": "system", "content": "Be brief."}, *USER],
+        tools=tools,  # type: ignore[arg-type]
+        tool_choice={"type": "function", "function": {"name": "add"}},
+        **settings,
+    )
+    assert completion == ChatCompletion.model_validate(OK)
+    assert str(seen[0].url) == "http://test/v1/chat/completions"
+    sent = body(seen[0])
+    assert sent == snapshot(
+        {
+            "model": "m",
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Hi"},
+            ],
+            "tools": [
+                {"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}
+            ],
+            "tool_choice": {"type": "function", "function": {"name": "add"}},
+            "temperature": 0.2,
+            "max_tokens": 50,
+            "stop": ["\n"],
+            "seed": 7,
+            "top_k": 5,
+        }
+    )
+    assert not list(request_validator.iter_errors(sent))
+
+
+async def test_mappings_and_unicode_are_serialised():
+    from types import MappingProxyType
+
+    handler, seen = recorder(httpx.Response(200, json=OK))
+    message = MappingProxyType({"role": "user", "content": "héllo ✓"})
+    await mock(handler).complete(model="m", messages=[message])
+    assert body(seen[0])["messages"] == [{"role": "user", "content": "héllo ✓"}]
+    with pytest.raises(errors.InvalidRequestError, match="not JSON-serialisable"):
+        await mock(handler).complete(model="m", messages=[{"role": "user", "content": object()}])
+
+
+BAD_REQUESTS: list[tuple[dict[str, Any], str]] = [
+    ({"temperature": 2.5}, "temperature must be a number from 0 to 2"),
+    ({"temperature": True}, "temperature"),
+    ({"top_p": 1.1}, "top_p must be a number from 0 to 1"),
+    ({"n": 0}, "n must be an integer >= 1"),
+    ({"stop": ["a", "b", "c", "d", "e"]}, "at most 4"),
+    ({"stop": 3}, "stop must be a string or a list"),
+    ({"logit_bias": {"50256": 101}}, "logit_bias"),
+    ({"logit_bias": [1]}, "logit_bias must map token ids"),
+    ({"presence_penalty": -2.5}, "presence_penalty must be a number from -2 to 2"),
+    ({"frequency_penalty": 3}, "frequency_penalty"),
+    ({"reasoning_effort": "extreme"}, "reasoning_effort must be one of none, minimal"),
+    ({"max_tokens": 0}, "max_tokens must be an integer >= 1"),
+    ({"max_completion_tokens": 1.5}, "max_completion_tokens"),
+    ({"modalities": ["text", "video"]}, "modalities"),
+    ({"top_logprobs": 21}, "top_logprobs"),
+    ({"response_format": "json"}, "response_format must be an object"),
+    ({"temprature": 1}, "unknown setting 'temprature'"),
+    ({"extra_body": [1]}, "extra_body must be a dict"),
+    ({"model": ""}, "model must be a non-empty string"),
+    ({"messages": "hi"}, "messages must be a list"),
+    ({"messages": ["hi"]}, r"messages\[0\] must be a dict"),
+    ({"messages": [{"content": "x"}]}, r"messages\[0\] has role None"),
+    ({"messages": [{"role": "robot", "content": "x"}]}, "has role 'robot'"),
+    ({"messages": [{"role": "tool", "content": "3"}]}, "without a 'tool_call_id'"),
+    ({"tool_choice": "sometimes"}, "tool_choice must be"),
+    ({"tool_choice": {"type": "function"}}, "tool_choice must name the function"),
+    ({"tool_choice": {"type": "function", "function": {"name": "nope"}}}, "not in tools"),
+    ({"tool_choice": "required", "tools": None}, "needs at least one tool"),
+    ({"tools": [{"name": "add"}]}, r"tools\[0\] must look like"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BAD_REQUESTS)
+async def test_bad_requests_are_caught_before_sending(change: dict[str, Any], message: str):
+    handler, seen = recorder(httpx.Response(200, json=OK))
+    client = mock(handler)
+    tools = [{"type": "function", "function": {"name": "add", "parameters": {}}}]
+    arguments: dict[str, Any] = {"model": "m", "messages": USER, "tools": tools, **change}
+    with pytest.raises(errors.InvalidRequestError, match=message):
+        await client.complete(**arguments)
+    with pytest.raises(ValueError, match=message):  # InvalidRequestError is a ValueError
+        client.stream(**arguments)
+    assert seen == []
+
+
+async def test_valid_edge_values_are_accepted():
+    handler, seen = recorder(httpx.Response(200, json=OK))
+    message = mock(handler).complete(
+        model="m",
+        messages=[
+            {"role": "developer", "content": "x"},
+            {"role": "assistant", "content": None, "tool_calls": []},
+            {"role": "tool", "tool_call_id": "c", "content": "1"},
+        ],
+        temperature=0,
+        top_p=1,
+        stop="END",
+        logit_bias={"1": -100},
+        reasoning_effort="xhigh",
+        modalities=["text", "audio"],
+        presence_penalty=-2,
+        tool_choice="none",
+        user=None,  # type: ignore[arg-type]  # None means "not set"
+    )
+    await message
+    assert "user" not in body(seen[0])
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [
+        (400, errors.BadRequestError),
+        (401, errors.AuthenticationError),
+        (403, errors.PermissionDeniedError),
+        (404, errors.NotFoundError),
+        (409, errors.ConflictError),
+        (422, errors.UnprocessableEntityError),
+        (429, errors.RateLimitError),
+        (500, errors.InternalServerError),
+        (503, errors.InternalServerError),
+        (418, errors.APIStatusError),
+    ],
+)
+async def test_status_errors(status: int, error_type: type[errors.APIStatusError]):
+    error_body = {
+        "error": {"message": "nope", "type": "some_type", "code": 42, "param": "messages"}
+    }
+    response = httpx.Response(status, json=error_body, headers={"x-request-id": "req_1"})
+    handler, seen = recorder(response)
+    with pytest.raises(error_type) as caught:
+        await mock(handler, max_retries=0).complete(model="m", messages=USER)
+    error = caught.value
+    assert type(error) is error_type
+    assert (error.status_code, error.message, error.type, error.code, error.param) == (
+        status,
+        "nope",
+        "some_type",
+        "42",
+        "messages",
+    )
+    assert error.request_id == "req_1"
+    assert error.body == error_body
+    assert str(error) == f"HTTP {status}: nope (type='some_type', code='42') [request id req_1]"
+
+
+@pytest.mark.parametrize(
+    ("response", "message"),
+    [
+        (httpx.Response(502, text="<html>Bad gateway</html>"), "<html>Bad gateway</html>"),
+        (httpx.Response(400, json={"error": "plain string"}), "plain string"),
+        (httpx.Response(422, json={"detail": [{"msg": "field required"}]}), "field required"),
+        (httpx.Response(401), "pass api_key= or set AGENTKIT_API_KEY"),
+        (httpx.Response(500), "Internal Server Error"),
+    ],
+)
+async def test_odd_error_bodies(response: httpx.Response, message: str):
+    handler, _ = recorder(response)
+    with pytest.raises(errors.APIStatusError, match=message):
+        await mock(handler, max_retries=0).complete(model="m", messages=USER)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"not json at all", b"[]", b"null", b'{"choices": "x"}', b"{}", b'{"object": "list"}'],
+)
+async def test_body_that_is_not_a_completion(content: bytes):
+    handler, _ = recorder(httpx.Response(200, content=content))
+    with pytest.raises(errors.APIResponseError) as caught:
+        await mock(handler).complete(model="m", messages=USER)
+    assert caught.value.body_start == content.decode()
+    assert content.decode() in str(caught.value)
+
+
+async def test_error_object_in_a_200_body():
+    content = json.dumps({"error": {"message": "quota exceeded"}}).encode()
+    handler, _ = recorder(httpx.Response(200, content=content))
+    with pytest.raises(errors.APIResponseError, match="quota exceeded"):
+        await mock(handler).complete(model="m", messages=USER)
+
+
+# --- retries --------------------------------------------------------------------------------
+
+
+async def test_rate_limit_retried_then_raised():
+    handler, seen = recorder(httpx.Response(429, headers={"retry-after": "0"}))
+    client = mock(handler, max_retries=2)
+    with pytest.raises(errors.RateLimitError):
+        await client.complete(model="m", messages=[])
+    assert len(seen) == 3
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
+async def test_retryable_statuses_then_success(status: int, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO, logger="agentkit")
+    handler, seen = recorder(httpx.Response(status), httpx.Response(200, json=OK))
+    completion = await mock(handler).complete(model="m", messages=USER)
+    assert completion.choices[0].message.content == "Hello"
+    assert len(seen) == 2
+    assert seen[0].content == seen[1].content
+    [record] = caplog.records
+    assert record.levelno == logging.INFO and "retry 1 of 2" in record.getMessage()
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+async def test_client_errors_are_not_retried(status: int):
+    handler, seen = recorder(httpx.Response(status), httpx.Response(200, json=OK))
+    with pytest.raises(errors.APIStatusError):
+        await mock(handler, max_retries=5).complete(model="m", messages=USER)
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("failure", "error_type"),
+    [
+        (httpx.ConnectError("refused"), errors.APIConnectionError),
+        (httpx.RemoteProtocolError("peer closed"), errors.APIConnectionError),
+        (httpx.ReadTimeout("slow"), errors.APITimeoutError),
+        (httpx.ConnectTimeout("slow"), errors.APITimeoutError),
+    ],
+)
+async def test_transport_errors(failure: Exception, error_type: type[errors.APIError]):
+    handler, seen = recorder(failure)
+    with pytest.raises(error_type) as caught:
+        await mock(handler, max_retries=2).complete(model="m", messages=USER)
+    assert len(seen) == 3
+    assert caught.value.__cause__ is failure
+    handler, seen = recorder(failure, httpx.Response(200, json=OK))
+    await mock(handler).complete(model="m", messages=USER)
+    assert len(seen) == 2
+
+
+def _retry_delays(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage().split()[2] for r in caplog.records if "retrying" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("headers", "delay"),
+    [
+        ({"retry-after": "0.01"}, "0.010"),
+        ({"retry-after-ms": "20", "retry-after": "5"}, "0.020"),
+        ({"retry-after": email.utils.formatdate(time.time() - 10, usegmt=True)}, "0.000"),
+        ({"retry-after": "soon"}, "0.000"),  # unparseable: backoff (0 in these tests)
+        ({"retry-after-ms": "x"}, "0.000"),
+    ],
+)
+async def test_retry_after_is_honoured(
+    headers: dict[str, str], delay: str, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.INFO, logger="agentkit")
+    handler, _ = recorder(httpx.Response(429, headers=headers), httpx.Response(200, json=OK))
+    await mock(handler).complete(model="m", messages=USER)
+    assert _retry_delays(caplog) == [delay]
+
+
+async def test_long_waits_are_capped(caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO, logger="agentkit")
+    handler, _ = recorder(httpx.Response(429, headers={"retry-after": "3600"}))
+    with anyio.move_on_after(0.2):  # the wait starts after the log line; stop it there
+        await mock(handler).complete(model="m", messages=USER)
+    assert _retry_delays(caplog) == ["60.000"]
+
+
+async def test_backoff_grows_with_jitter_and_is_capped(caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO, logger="agentkit")
+    handler, _ = recorder(httpx.Response(503))
+    with pytest.raises(errors.InternalServerError):
+        await mock(handler, max_retries=4, retry_backoff=0.002).complete(model="m", messages=USER)
+    waits = [float(d) for d in _retry_delays(caplog)]
+    assert len(waits) == 4
+    for attempt, wait in enumerate(waits):  # base * 2**n, minus up to 25% jitter
+        assert 0.75 * 0.002 * 2**attempt - 0.001 <= wait <= 0.002 * 2**attempt + 0.001
+    caplog.clear()
+    with anyio.move_on_after(0.2):  # the wait starts after the log line; stop it there
+        await mock(handler, retry_backoff=100).complete(model="m", messages=USER)
+    [wait] = [float(d) for d in _retry_delays(caplog)]
+    assert 6 <= wait <= 8  # capped at 8 s
+
+
+# --- unsupported parameters -----------------------------------------------------------------
+
+
+def rejection(message: str, param: str | None = None, status: int = 400) -> httpx.Response:
+    error = {"message": message, "type": "invalid_request_error", "param": param, "code": None}
+    return httpx.Response(status, json={"error": error})
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        rejection("Unrecognized request argument supplied: reasoning_effort"),
+        rejection("Unsupported parameter: 'reasoning_effort' is not supported with this model."),
+        rejection("Unknown parameter: 'reasoning_effort'."),
+        rejection("reasoning_effort is not supported"),
+        rejection("Unsupported value: 'low' for this model.", param="reasoning_effort"),
+        rejection(
+            "[{'type': 'extra_forbidden', 'loc': ('body', 'reasoning_effort'), "
+            "'msg': 'Extra inputs are not permitted'}]"
+        ),
+        httpx.Response(
+            422,
+            json={
+                "detail": [
+                    {
+                        "type": "extra_forbidden",
+                        "loc": ["body", "reasoning_effort"],
+                        "msg": "Extra inputs are not permitted",
+                    }
+                ]
+            },
+        ),
+    ],
+)
+async def test_unsupported_parameter_is_dropped_and_remembered(
+    response: httpx.Response, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.INFO, logger="agentkit")
+    handler, seen = recorder(response, httpx.Response(200, json=OK))
+    client = mock(handler, max_retries=0)  # the fallback is not a retry
+    await client.complete(model="m", messages=USER, reasoning_effort="low", temperature=1)
+    assert [("reasoning_effort" in body(r)) for r in seen] == [True, False]
+    assert body(seen[1])["temperature"] == 1
+    await client.complete(model="m", messages=USER, reasoning_effort="low")
+    await client.stream(model="m", messages=USER, reasoning_effort="high").aclose()
+    assert len(seen) == 3 and "reasoning_effort" not in body(seen[2])
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "'reasoning_effort'" in warnings[0].getMessage()
+
+
+async def test_still_rejected_raises_unsupported_parameter_error():
+    always = rejection("Unsupported parameter: 'reasoning_effort'")
+    handler, seen = recorder(always)
+    with pytest.raises(errors.UnsupportedParameterError) as caught:
+        await mock(handler).complete(model="m", messages=USER, reasoning_effort="low")
+    assert caught.value.parameter == "reasoning_effort"
+    assert caught.value.status_code == 400
+    assert len(seen) == 2
+
+
+async def test_essential_parameters_are_never_dropped():
+    handler, seen = recorder(rejection("Unsupported parameter: 'messages[0].content'"))
+    with pytest.raises(errors.UnsupportedParameterError) as caught:
+        await mock(handler).complete(model="m", messages=USER)
+    assert caught.value.parameter == "messages"
+    assert len(seen) == 1
+
+
+async def test_other_bad_requests_are_plain():
+    handler, seen = recorder(
+        rejection("'image_url' is not supported by this model"),
+        rejection("messages must alternate"),
+    )
+    client = mock(handler)
+    with pytest.raises(errors.BadRequestError) as caught:
+        await client.complete(model="m", messages=USER)
+    assert type(caught.value) is errors.BadRequestError
+    with pytest.raises(errors.BadRequestError) as caught:
+        await client.complete(model="m", messages=USER)
+    assert type(caught.value) is errors.BadRequestError
+    assert len(seen) == 2
+
+
+async def test_unsupported_extra_body_key_and_stream_options():
+    handler, seen = recorder(
+        rejection("Unrecognized request argument supplied: stream_options"),
+        rejection("Unknown parameter: 'top_k'"),
+        sse((STREAMS / "openai_text.sse").read_bytes()),
+    )
+    stream = mock(handler).stream(model="m", messages=USER, extra_body={"top_k": 3})
+    completion = await stream.get_final_completion()
+    assert completion.choices[0].message.content == "Hello wörld ✓"
+    assert [sorted(body(r)) for r in seen] == [
+        ["messages", "model", "stream", "stream_options", "top_k"],
+        ["messages", "model", "stream", "top_k"],
+        ["messages", "model", "stream"],
+    ]
+
+
+# --- streaming over MockTransport -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "openai_text.sse",
+        "openai_tool_calls.sse",
+        "gemini_no_index.sse",
+        "reasoning.sse",
+        "crlf_comments.sse",
+        "finish_without_done.sse",  # a finish_reason without [DONE] is accepted
+    ],
+)
+@pytest.mark.parametrize("size", [1, 5, 4096])
+async def test_stream_fixture(name: str, size: int):
+    raw = (STREAMS / name).read_bytes()
+    handler, seen = recorder(sse(raw, size))
+    stream = mock(handler).stream(model="m", messages=USER)
+    received = [chunk async for chunk in stream]
+    assert len(received) == raw.count(b"data: {")
+    completion = await stream.get_final_completion()
+    assert completion.choices and completion.choices[0].finish_reason
+    sent = body(seen[0])
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+    assert seen[0].headers["accept"] == "text/event-stream"
+
+
+async def test_stream_request_keeps_caller_stream_options():
+    handler, seen = recorder(sse((STREAMS / "openai_text.sse").read_bytes()))
+    options = {"include_usage": False, "include_obfuscation": False}
+    await mock(handler).stream(model="m", messages=USER, stream_options=options).aclose()
+    async with mock(handler).stream(model="m", messages=USER, stream_options=options) as stream:
+        await stream.get_final_completion()
+    assert body(seen[0])["stream_options"] == options
+
+
+async def test_truncated_stream_is_interrupted_with_partial():
+    raw = (STREAMS / "truncated.sse").read_bytes()
+    handler, seen = recorder(sse(raw))
+    stream = mock(handler).stream(model="m", messages=USER)
+    chunks = []
+    with pytest.raises(errors.StreamInterruptedError) as caught:
+        async for chunk in stream:
+            chunks.append(chunk)
+    assert len(chunks) == 1 and len(seen) == 1  # not retried: a chunk was yielded
+    partial = caught.value.partial
+    assert partial is not None
+    assert partial.choices[0].message.content == "Half an ans"
+    assert partial.choices[0].finish_reason is None
+    assert [c async for c in stream] == []  # the stream stays ended
+
+
+async def test_drop_before_any_chunk_is_retried():
+    text_stream = (STREAMS / "openai_text.sse").read_bytes()
+    handler, seen = recorder(
+        sse(b": keep-alive\n\n", fail=httpx.ReadError("reset")),
+        sse(b""),  # ends with nothing at all
+        sse(text_stream),
+    )
+    completion = await mock(handler).stream(model="m", messages=USER).get_final_completion()
+    assert completion.choices[0].message.content == "Hello wörld ✓"
+    assert len(seen) == 3
+
+
+async def test_drop_before_any_chunk_exhausts_retries():
+    handler, seen = recorder(
+        sse(b"", fail=httpx.ReadTimeout("slow")), sse(b"", fail=httpx.ReadTimeout("slow"))
+    )
+    with pytest.raises(errors.APITimeoutError):
+        await mock(handler, max_retries=1).stream(model="m", messages=USER).get_final_completion()
+    assert len(seen) == 2
+    handler, seen = recorder(sse(b'data: {"choices": []'))
+    with pytest.raises(errors.APIConnectionError, match="ended before"):
+        await mock(handler, max_retries=0).stream(model="m", messages=USER).get_final_completion()
+
+
+async def test_drop_after_a_chunk_is_interrupted():
+    raw = (STREAMS / "openai_text.sse").read_bytes()
+    first_event = raw[: raw.index(b"\n\n") + 2]
+    handler, seen = recorder(sse(first_event, fail=httpx.RemoteProtocolError("gone")))
+    with pytest.raises(errors.StreamInterruptedError) as caught:
+        await mock(handler).stream(model="m", messages=USER).get_final_completion()
+    assert isinstance(caught.value.__cause__, httpx.RemoteProtocolError)
+    assert caught.value.partial is not None
+    assert caught.value.partial.choices[0].message.content == ""
+    assert len(seen) == 1
+
+
+async def test_stream_status_error_then_success():
+    handler, seen = recorder(
+        httpx.Response(429, headers={"retry-after": "0"}),
+        sse((STREAMS / "openai_text.sse").read_bytes()),
+    )
+    async with mock(handler).stream(model="m", messages=USER) as stream:
+        completion = await stream.get_final_completion()
+    assert completion.usage is not None and completion.usage.total_tokens == 22
+    assert len(seen) == 2
+    handler, seen = recorder(httpx.Response(401, json={"error": {"message": "bad key"}}))
+    with pytest.raises(errors.AuthenticationError, match="bad key"):
+        async for _ in mock(handler).stream(model="m", messages=USER):
+            pass
+
+
+async def test_error_event_in_stream():
+    handler, _ = recorder(sse((STREAMS / "error_event.sse").read_bytes()))
+    stream = mock(handler).stream(model="m", messages=USER)
+    with pytest.raises(errors.APIStreamError) as caught:
+        async for _ in stream:
+            pass
+    error = caught.value
+    assert (str(error), error.type, error.code) == (
+        "upstream overloaded",
+        "server_error",
+        "overloaded",
+    )
+    assert error.body == {
+        "message": "upstream overloaded",
+        "type": "server_error",
+        "code": "overloaded",
+    }
+
+
+async def test_error_typed_event():
+    handler, _ = recorder(sse(b"event: error\ndata: upstream died\n\n"))
+    with pytest.raises(errors.APIStreamError, match="upstream died"):
+        await mock(handler).stream(model="m", messages=USER).get_final_completion()
+
+
+async def test_bad_chunk_in_stream():
+    handler, _ = recorder(sse(b"data: {not json}\n\ndata: [DONE]\n\n"))
+    with pytest.raises(errors.APIResponseError) as caught:
+        await mock(handler).stream(model="m", messages=USER).get_final_completion()
+    assert caught.value.body_start == "{not json}"
+
+
+async def test_server_that_ignores_stream_true():
+    handler, _ = recorder(httpx.Response(200, json=REPLY_WITH_CALLS))
+    stream = mock(handler).stream(model="m", messages=USER)
+    chunks = [chunk async for chunk in stream]
+    expected = ChatCompletion.model_validate(REPLY_WITH_CALLS)
+    assert await stream.get_final_completion() == expected
+    # and the one chunk adds up to the same completion
+    accumulator = StreamAccumulator()
+    accumulator.add(chunks[0])
+    assert len(chunks) == 1 and accumulator.completion() == expected
+    broken = httpx.Response(
+        200, headers={"content-type": "application/json"}, content=_fails_after(b'{"id"')
+    )
+    handler, seen = recorder(broken, httpx.Response(200, json=OK))
+    completion = await mock(handler).stream(model="m", messages=USER).get_final_completion()
+    assert completion == ChatCompletion.model_validate(OK) and len(seen) == 2
+    handler, _ = recorder(httpx.Response(200, json={"nope": 1}))
+    with pytest.raises(errors.APIResponseError):
+        await mock(handler).stream(model="m", messages=USER).get_final_completion()
+
+
+REPLY_WITH_CALLS = {
+    **OK,
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": None,
+                "annotations": [],
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+                ],
+            },
+            "finish_reason": "tool_calls",
+        }
+    ],
+}
+
+
+async def test_closing_a_stream_early():
+    handler, _ = recorder(sse((STREAMS / "openai_text.sse").read_bytes()))
+    async with mock(handler).stream(model="m", messages=USER) as stream:
+        async for _ in stream:
+            break
+    with pytest.raises(errors.StreamInterruptedError, match="closed before it finished"):
+        await stream.get_final_completion()
+
+
+async def test_stream_timeout_per_call():
+    handler, seen = recorder(
+        sse((STREAMS / "openai_text.sse").read_bytes()), httpx.Response(200, json=OK)
+    )
+    client = mock(handler, timeout=httpx.Timeout(5.0))
+    await client.stream(model="m", messages=USER, timeout=1.5).get_final_completion()
+    await client.complete(model="m", messages=USER)
+    assert seen[0].extensions["timeout"]["read"] == 1.5
+    assert seen[1].extensions["timeout"]["read"] == 5.0
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+async def test_list_models():
+    listing = {"object": "list", "data": [{"id": "a", "owned_by": "x"}, {"id": "b"}]}
+    handler, seen = recorder(httpx.Response(200, json=listing))
+    models = await mock(handler).list_models()
+    assert [m.id for m in models] == ["a", "b"]
+    assert (seen[0].method, str(seen[0].url)) == ("GET", "http://test/v1/models")
+    handler, _ = recorder(httpx.Response(200, json={"models": []}))
+    with pytest.raises(errors.APIResponseError):
+        await mock(handler).list_models()
+
+
+# --- end to end, against agentkit.testing ---------------------------------------------------
+
+
+def retrying(server: FakeServer, **options: Any) -> ChatClient:
+    options.setdefault("retry_backoff", 0)
+    return ChatClient(base_url=server.url, api_key="sk-test", **options)
+
+
+REPLIES = {
+    "text": text("Hello there, world", usage={"prompt_tokens": 5, "completion_tokens": 4}),
+    "tools": tool_calls(("add", {"a": 1, "b": 2}), ("mul", '{"a": 3, "b": 4}'), content="Let me"),
+    "reasoning": text("42", reasoning="Think step by step."),
+}
+
+
+@pytest.mark.parametrize("reply", sorted(REPLIES))
+async def test_streaming_equals_not_streaming(server: FakeServer, client: ChatClient, reply: str):
+    answer = {**REPLIES[reply], "id": "chatcmpl-same"}  # the server numbers ids otherwise
+    server.enqueue(answer, answer)
+    with anyio.fail_after(10):
+        plain = await client.complete(model="m", messages=USER)
+        streamed = await client.stream(model="m", messages=USER).get_final_completion()
+    assert plain.choices and plain.usage is not None
+    assert streamed.model_dump() == plain.model_dump()
+    assert streamed == plain
+
+
+async def test_e2e_rate_limit_then_success(server: FakeServer):
+    server.enqueue(rate_limit(retry_after=0), "ok")
+    async with retrying(server) as client:
+        completion = await client.complete(model="m", messages=USER)
+    assert completion.choices[0].message.content == "ok"
+    assert len(server.requests) == 2
+
+
+async def test_e2e_truncated_stream(server: FakeServer, client: ChatClient):
+    server.enqueue(truncated("This answer is cut short", after=2))
+    with anyio.fail_after(10), pytest.raises(errors.StreamInterruptedError) as caught:
+        await client.stream(model="m", messages=USER).get_final_completion()
+    partial = caught.value.partial
+    assert partial is not None and partial.choices[0].finish_reason is None
+
+
+async def test_e2e_dropped_connection_retried(server: FakeServer):
+    server.enqueue(disconnect(), truncated(after=0), "fine")
+    async with retrying(server) as client:
+        with anyio.fail_after(10):
+            completion = await client.stream(model="m", messages=USER).get_final_completion()
+    assert completion.choices[0].message.content == "fine"
+    assert len(server.requests) == 3
+
+
+async def test_e2e_faults(server: FakeServer, client: ChatClient):
+    server.enqueue(
+        stream_error("overloaded", after=1),
+        malformed(),
+        http_error(400, "Unrecognized request argument supplied: seed"),
+        "ok",
+    )
+    with anyio.fail_after(10):
+        with pytest.raises(errors.APIStreamError, match="overloaded"):
+            await client.stream(model="m", messages=USER).get_final_completion()
+        with pytest.raises(errors.APIResponseError):
+            await client.complete(model="m", messages=USER)
+        await client.complete(model="m", messages=USER, seed=1)
+    assert "seed" in server.requests[2] and "seed" not in server.requests[3]
+
+
+async def test_e2e_raw_stream_split_everywhere(server: FakeServer, client: ChatClient):
+    raw = (STREAMS / "openai_tool_calls.sse").read_text()
+    server.enqueue(RawSSE(raw, chunk_size=3))
+    with anyio.fail_after(10):
+        completion = await client.stream(model="m", messages=USER).get_final_completion()
+    calls = completion.choices[0].message.tool_calls
+    assert calls is not None and [c.function.name for c in calls] == ["get_weather", "get_time"]
+
+
+async def test_e2e_timeouts(server: FakeServer):
+    server.enqueue(delay(5, "late"), delay(5, "late"))
+    async with retrying(server, timeout=0.1, max_retries=0) as client:
+        with anyio.fail_after(10):
+            with pytest.raises(errors.APITimeoutError):
+                await client.complete(model="m", messages=USER)
+            with pytest.raises(errors.APITimeoutError):
+                await client.stream(model="m", messages=USER).get_final_completion()
+    server.reset()  # cut the delays short
+    server.enqueue(delay(0.3, "slow but fine"))
+    async with retrying(server, timeout=0.05, max_retries=0) as client:
+        with anyio.fail_after(10):
+            completion = await client.complete(model="m", messages=USER, timeout=5)
+    assert completion.choices[0].message.content == "slow but fine"
+
+
+async def test_e2e_list_models(server: FakeServer, client: ChatClient):
+    assert [m.id for m in await client.list_models()] == ["fake-model"]
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_works_on_trio(server: FakeServer):
+    server.enqueue(rate_limit(retry_after=0), "one", "two", disconnect(), "three")
+    server.enqueue(stream_error(after=1), truncated(after=2))
+    async with retrying(server) as client:
+        with anyio.fail_after(10):
+            assert (await client.complete(model="m", messages=USER)).choices[0].message.content
+            streamed = await client.stream(model="m", messages=USER).get_final_completion()
+            assert streamed.choices[0].message.content == "two"
+            streamed = await client.stream(model="m", messages=USER).get_final_completion()
+            assert streamed.choices[0].message.content == "three"
+            with pytest.raises(errors.APIStreamError):
+                await client.stream(model="m", messages=USER).get_final_completion()
+            with pytest.raises(errors.StreamInterruptedError):
+                await client.stream(model="m", messages=USER).get_final_completion()
