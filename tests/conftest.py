@@ -1,11 +1,20 @@
-"""Shared fixtures: a clean environment, and the asyncio backend by default."""
+"""Shared fixtures: a clean environment, the asyncio backend, a fake server and a client."""
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from agentkit.client import ChatClient
+from agentkit.events import RunFinished
+from agentkit.testing import FakeServer
 
 
 @pytest.fixture(autouse=True)
@@ -21,3 +30,87 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def anyio_backend() -> str:
     """Run async tests on asyncio; tests that must also pass on trio parametrize this."""
     return "asyncio"
+
+
+# --- the fake OpenAI-compatible server ------------------------------------------------------
+
+REQUEST_SCHEMA = Path(__file__).parent / "data" / "CreateChatCompletionRequest.schema.json"
+
+
+@pytest.fixture(scope="session")
+def _session_server() -> Iterator[FakeServer]:
+    """One FakeServer for the whole run; `server` resets it for each test."""
+    with FakeServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def request_validator() -> Draft202012Validator:
+    """OpenAI's CreateChatCompletionRequest schema, compiled once."""
+    return Draft202012Validator(json.loads(REQUEST_SCHEMA.read_text()))
+
+
+def request_errors(validator: Draft202012Validator, bodies: list[dict[str, Any]]) -> list[str]:
+    """One readable line per schema violation: request number, JSON path, the narrowest cause."""
+    lines = []
+    for number, body in enumerate(bodies, 1):
+        for error in sorted(validator.iter_errors(body), key=lambda e: list(map(str, e.path))):
+            cause = best_match(error.context) if error.context else error
+            where = "/".join(map(str, cause.absolute_path)) or "<body>"
+            lines.append(f"request #{number} at {where}: {cause.message[:300]}")
+    return lines
+
+
+@pytest.fixture
+def server(
+    _session_server: FakeServer,
+    request_validator: Draft202012Validator,
+    request: pytest.FixtureRequest,
+) -> Iterator[FakeServer]:
+    """The session's FakeServer, reset: empty script, no responder, nothing recorded.
+
+    At teardown every chat request body it received must validate against OpenAI's
+    CreateChatCompletionRequest schema, unless the test is marked ``invalid_requests``.
+    """
+    _session_server.reset()
+    _session_server.responder = None
+    yield _session_server
+    bodies = list(_session_server.requests)
+    _session_server.reset()
+    _session_server.responder = None
+    if request.node.get_closest_marker("invalid_requests") is None:
+        errors = request_errors(request_validator, bodies)
+        if errors:
+            pytest.fail(
+                "chat request bodies that violate OpenAI's CreateChatCompletionRequest schema "
+                "(mark the test @pytest.mark.invalid_requests if that is deliberate):\n  "
+                + "\n  ".join(errors),
+                pytrace=False,
+            )
+
+
+@pytest.fixture
+async def client(server: FakeServer) -> AsyncIterator[ChatClient]:
+    """A ChatClient for `server`, with ``api_key="sk-test"`` and no retries.
+
+    No retries, so each call takes exactly one scripted reply and a fault surfaces as its
+    error. Tests of retrying build their own ``ChatClient(base_url=server.url, ...)``.
+    """
+    async with ChatClient(base_url=server.url, api_key="sk-test", max_retries=0) as chat:
+        yield chat
+
+
+# --- running an agent either way ----------------------------------------------------------
+
+
+async def run(agent: Any, input: Any = None, *, stream: bool = False, **kwargs: Any) -> Any:
+    """Await ``agent.run(...)``, or drain ``agent.stream(...)`` and return its final result.
+
+    Tests parametrized over ``stream`` prove both doors give the same result.
+    """
+    if not stream:
+        return await agent.run(input, **kwargs)
+    events = [event async for event in agent.stream(input, **kwargs)]
+    assert isinstance(events[-1], RunFinished)
+    assert not any(isinstance(event, RunFinished) for event in events[:-1])
+    return events[-1].result
