@@ -1,0 +1,490 @@
+"""Function signature + docstring -> args model + JSON Schema (normal and strict).
+
+Built once per tool, at decoration: `FunctionSchema` holds the pydantic model that validates the
+model's arguments, the JSON Schema sent to the server and the description. `JSONSchemaArgs` does
+the same job for a hand-written schema, validated with ``jsonschema``. `strict_schema` rewrites
+either schema for OpenAI's strict mode.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import copy
+import functools
+import inspect
+import json
+import sys
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, NotRequired, Required, Union, get_args, get_origin
+
+import docstring_parser
+import jsonschema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUseDefault
+
+from agentkit.context import RunContext
+from agentkit.errors import ToolDefinitionError
+from agentkit.types import JSONSchema
+
+__all__ = ["ArgumentsError", "FunctionSchema", "JSONSchemaArgs", "strict_schema"]
+
+
+class ArgumentsError(Exception):
+    """The model's arguments are unusable; ``str(exc)`` is written for the model to read."""
+
+
+# --- functions -> pydantic model -> JSON Schema ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Binding:
+    field: str  # the model's field name: safe for pydantic, never shown to the model
+    param: str  # the Python parameter name, also the JSON property name (the field's alias)
+    positional: bool  # positional-only parameters are passed by position
+
+
+class FunctionSchema:
+    """A function's parameters as a pydantic args model and a JSON Schema.
+
+    Args:
+        fn: The function (or any callable with a signature).
+        skip_first: Drop the first parameter (``self``/``cls`` of a method, bound later).
+    """
+
+    def __init__(self, fn: Callable[..., Any], *, skip_first: bool = False) -> None:
+        target = _target(fn)
+        label = getattr(target, "__qualname__", None) or repr(fn)
+        try:
+            signature = inspect.signature(fn)
+        except (TypeError, ValueError) as exc:
+            raise ToolDefinitionError(f"cannot read the signature of {label}: {exc}") from exc
+        try:
+            hints = typing.get_type_hints(target, include_extras=True)
+        except Exception as exc:  # NameError, TypeError...: any annotation Python can't evaluate
+            raise ToolDefinitionError(
+                f"cannot resolve the type annotations of {label}: {type(exc).__name__}: {exc}"
+            ) from exc
+        doc = docstring_parser.parse(_docstring(fn, target))
+        notes = {p.arg_name: p.description for p in doc.params if p.description}
+
+        params = list(signature.parameters.values())[1 if skip_first else 0 :]
+        self.ctx_param: _Binding | None = None
+        """Where the RunContext goes, when the function asks for one."""
+        ctx_index = 0
+        bindings: list[_Binding] = []
+        fields: dict[str, Any] = {}
+        for param in params:
+            hint = hints.get(param.name, Any)
+            if param.kind is param.VAR_POSITIONAL or param.kind is param.VAR_KEYWORD:
+                stars = "*" if param.kind is param.VAR_POSITIONAL else "**"
+                raise ToolDefinitionError(
+                    f"{label}: parameter {stars}{param.name} cannot be sent by the model; "
+                    "list the parameters explicitly or wrap the function"
+                )
+            positional = param.kind is param.POSITIONAL_ONLY
+            if _is_context(hint):
+                self.ctx_param = _Binding("", param.name, positional)
+                ctx_index = len(bindings)
+                continue
+            if positional and param.name.startswith("_"):
+                raise ToolDefinitionError(
+                    f"{label}: positional-only parameter {param.name!r} has no name the model "
+                    "can send; wrap the function with named parameters"
+                )
+            field = f"p{len(bindings)}"  # `json`, `schema`, `_x` would clash with BaseModel
+            bindings.append(_Binding(field, param.name, positional))
+            fields[field] = _field(hint, param, notes.get(param.name))
+        if self.ctx_param is not None:
+            self._slots = (*bindings[:ctx_index], self.ctx_param, *bindings[ctx_index:])
+        else:
+            self._slots = tuple(bindings)
+        self.bindings = tuple(bindings)
+        """Model field -> Python parameter, in signature order."""
+        self.positional = any(b.positional for b in bindings) or bool(
+            self.ctx_param and self.ctx_param.positional
+        )
+        self.description = _describe(doc)
+        """The docstring's summary, long description, Returns and Raises, as one text."""
+        self.model = _build_model(label, fields, bindings)
+        """The pydantic model that validates the model's arguments."""
+        self.parameters = _build_schema(label, self.model, fields, bindings)
+        """The JSON Schema of the parameters (no titles; defaults recorded)."""
+
+    def bind(self, arguments: str, ctx: RunContext[Any] | None) -> tuple[list[Any], dict[str, Any]]:
+        """Validate the model's JSON arguments into call arguments.
+
+        Raises:
+            ArgumentsError: With a message listing each bad field and why.
+        """
+        try:
+            values = self.model.model_validate_json(arguments or "{}").__dict__
+        except ValidationError as exc:
+            raise ArgumentsError(_format_errors(exc)) from None
+        if not self.positional:  # the common case, kept short: every parameter by keyword
+            kwargs = {b.param: values[b.field] for b in self.bindings}
+            if self.ctx_param is not None:
+                kwargs[self.ctx_param.param] = ctx
+            return [], kwargs
+        args: list[Any] = []
+        kwargs = {}
+        for b in self._slots:  # the context keeps its place in the signature
+            value = ctx if b is self.ctx_param else values[b.field]
+            if b.positional:
+                args.append(value)
+            else:
+                kwargs[b.param] = value
+        return args, kwargs
+
+    @functools.cached_property
+    def strict_parameters(self) -> JSONSchema:
+        """The parameters under OpenAI's strict rules (see `strict_schema`)."""
+        return strict_schema(self.parameters)
+
+
+def _target(fn: Callable[..., Any]) -> Any:
+    """The object whose annotations and docstring describe ``fn``."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if inspect.isroutine(fn) or inspect.isclass(fn):
+        return fn
+    return type(fn).__call__  # a callable instance: its __call__ holds the annotations
+
+
+def _docstring(fn: Any, target: Any) -> str:
+    plain = inspect.isroutine(fn) or inspect.isclass(fn) or isinstance(fn, functools.partial)
+    if not plain:  # a callable object: its own docs, not the inherited object.__call__'s
+        return inspect.cleandoc(target.__doc__ or type(fn).__doc__ or "")
+    return inspect.getdoc(target) or ""
+
+
+def _is_context(hint: Any) -> bool:
+    return hint is RunContext or get_origin(hint) is RunContext
+
+
+def _field(hint: Any, param: inspect.Parameter, note: str | None) -> tuple[Any, Any]:
+    """The (type, default) pair of one parameter, for `create_model`."""
+    base, user_meta = hint, ()
+    if get_origin(hint) is Annotated:
+        base, user_meta = get_args(hint)[0], hint.__metadata__
+    base = _compat(base)
+    # Ours first: the user's own `Annotated[..., Field(description=...)]` comes later and wins,
+    # and so does a `Field(...)` given as the default.
+    mine = Field(alias=param.name, description=note) if note else Field(alias=param.name)
+    meta: list[Any] = [mine, *user_meta]
+    default = param.default
+    value = default.get_default() if isinstance(default, FieldInfo) else default
+    if default is param.empty or (isinstance(default, FieldInfo) and default.is_required()):
+        default = ... if default is param.empty else default
+    elif value is not None and not _admits_none(base):
+        # Strict mode sends a defaulted parameter as required-but-nullable: null means "default".
+        # Last, so it runs first (and a Field after a validator would lose its constraints).
+        meta.append(BeforeValidator(_none_means_default))
+    return Annotated[(base, *meta)], default
+
+
+def _none_means_default(value: Any) -> Any:
+    if value is None:
+        raise PydanticUseDefault()
+    return value
+
+
+def _admits_none(hint: Any) -> bool:
+    if hint is Any or hint is None or hint is type(None) or hint is object:
+        return True
+    origin = get_origin(hint)
+    if origin is Annotated:
+        return _admits_none(get_args(hint)[0])
+    if origin is Union or origin is types.UnionType:
+        return any(_admits_none(arg) for arg in get_args(hint))
+    if origin is Literal:
+        return None in get_args(hint)
+    return False
+
+
+def _compat(hint: Any, _seen: frozenset[int] = frozenset()) -> Any:
+    """Rebuild ``typing.TypedDict`` (refused by pydantic before 3.12) from typing_extensions."""
+    if sys.version_info >= (3, 12):  # pragma: no cover - the project runs 3.11 in CI
+        return hint
+    if typing.is_typeddict(hint) and type(hint).__module__ == "typing":
+        if id(hint) in _seen:  # recursive: left as is, pydantic then explains the problem
+            return hint
+        import typing_extensions  # pydantic's own dependency, needed only here
+
+        keys = {}
+        for key, sub in typing.get_type_hints(hint, include_extras=True).items():
+            # Not __required_keys__: on 3.11 it is wrong for string (PEP 563) annotations.
+            required = hint.__total__
+            while get_origin(sub) in (Required, NotRequired):
+                required = get_origin(sub) is Required
+                sub = get_args(sub)[0]
+            wrap = Required if required else NotRequired
+            keys[key] = wrap[_compat(sub, _seen | {id(hint)})]
+        rebuilt = typing_extensions.TypedDict(hint.__name__, keys)  # type: ignore[misc]
+        rebuilt.__doc__ = hint.__doc__
+        return rebuilt
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is None or origin is Literal or origin is collections.abc.Callable or not args:
+        return hint
+    if origin is Annotated:
+        return Annotated[(_compat(args[0], _seen), *hint.__metadata__)]
+    new = tuple(a if a is Ellipsis else _compat(a, _seen) for a in args)
+    if all(n is a for n, a in zip(new, args, strict=True)):
+        return hint
+    if origin is Union or origin is types.UnionType:
+        return Union[new]  # noqa: UP007 - built from a tuple, `|` can't spell it
+    return hint.copy_with(new) if hasattr(hint, "copy_with") else origin[new]
+
+
+def _describe(doc: docstring_parser.Docstring) -> str:
+    """Summary and long description, then Returns and Raises: models use both (users ask)."""
+    parts = [(doc.description or "").strip()]  # the parser keeps a trailing newline
+    if doc.returns and doc.returns.description:
+        parts.append(f"Returns: {doc.returns.description.strip()}")
+    for raises in doc.raises:
+        what = raises.type_name or "error"
+        parts.append(
+            f"Raises {what}: {raises.description.strip()}"
+            if raises.description
+            else f"Raises {what}."
+        )
+    return "\n\n".join(p for p in parts if p)
+
+
+def _build_model(label: str, fields: dict[str, Any], bindings: list[_Binding]) -> type[BaseModel]:
+    name = label.replace(".", "_").replace("<", "").replace(">", "") + "_args"
+    try:
+        # extra="ignore": a stray argument from the model is harmless, a missing one is reported
+        return create_model(name, __config__=ConfigDict(extra="ignore"), **fields)
+    except Exception as exc:
+        raise _culprit(label, fields, bindings, exc) from exc
+
+
+def _build_schema(
+    label: str, model: type[BaseModel], fields: dict[str, Any], bindings: list[_Binding]
+) -> JSONSchema:
+    try:
+        schema = model.model_json_schema()
+    except Exception as exc:
+        raise _culprit(label, fields, bindings, exc) from exc
+    schema.pop("title", None)
+    _drop_titles(schema)
+    schema.setdefault("properties", {})  # OpenAI wants an object schema even without params
+    return schema
+
+
+def _culprit(
+    label: str, fields: dict[str, Any], bindings: list[_Binding], exc: Exception
+) -> ToolDefinitionError:
+    """Find the parameter pydantic choked on, to name it in the error."""
+    for binding in bindings:
+        hint, default = fields[binding.field]
+        try:
+            create_model("probe", x=(hint, default)).model_json_schema()
+        except Exception as inner:
+            shown = get_args(hint)[0]  # without the Annotated wrapper we added
+            why = str(inner).splitlines()[0]  # pydantic's first line; the rest is a URL
+            return ToolDefinitionError(
+                f"{label}: parameter {binding.param!r} has a type that cannot become a JSON "
+                f"Schema ({shown!r}): {why}"
+            )
+    return ToolDefinitionError(f"{label}: cannot build the parameters schema: {exc}")
+
+
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUBSCHEMA_MAPS = ("properties", "$defs", "patternProperties")
+_SUBSCHEMAS = ("items", "additionalProperties", "not", "contains")
+
+
+def _children(schema: JSONSchema) -> list[JSONSchema]:
+    """The sub-schemas of a schema node (never values such as `default`, `enum` or names)."""
+    found = [s for key in _SUBSCHEMAS if isinstance(s := schema.get(key), dict)]
+    for key in _SUBSCHEMA_LISTS:
+        found.extend(s for s in schema.get(key, ()) if isinstance(s, dict))
+    for key in _SUBSCHEMA_MAPS:
+        found.extend(s for s in schema.get(key, {}).values() if isinstance(s, dict))
+    return found
+
+
+def _drop_titles(schema: JSONSchema) -> None:
+    """Remove pydantic's generated titles, by structure: a property named `title` survives."""
+    for child in _children(schema):
+        child.pop("title", None)
+        _drop_titles(child)
+
+
+def _format_errors(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        if error["type"] == "json_invalid":
+            return f"the arguments are not valid JSON ({error['msg']}); send one JSON object"
+        where = ".".join(str(part) for part in error["loc"]) or "arguments"
+        got = "" if error["type"] == "missing" else f" (got {_short(error['input'])})"
+        lines.append(f"- {where}: {error['msg']}{got}")
+    return "invalid arguments:\n" + "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=repr)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# --- hand-written schemas --------------------------------------------------------------------
+
+
+class JSONSchemaArgs:
+    """Arguments described by a hand-written JSON Schema, validated with ``jsonschema``.
+
+    Args:
+        parameters: The JSON Schema of the arguments object.
+        label: Used in errors (the tool's name).
+    """
+
+    def __init__(self, parameters: JSONSchema, *, label: str) -> None:
+        validator_class = jsonschema.validators.validator_for(
+            parameters, default=jsonschema.Draft202012Validator
+        )
+        try:
+            validator_class.check_schema(parameters)
+        except jsonschema.SchemaError as exc:
+            raise ToolDefinitionError(f"{label}: invalid parameters schema: {exc.message}") from exc
+        if parameters.get("type") != "object":
+            raise ToolDefinitionError(f"{label}: the parameters schema must have type 'object'")
+        self.parameters = parameters
+        """The schema as given."""
+        self.validator = validator_class(parameters)
+        """The compiled validator (built once)."""
+        required = set(parameters.get("required", ()))
+        self.optional = frozenset(parameters.get("properties", {})) - required
+        """Properties the model may leave out; under strict mode it sends null for them."""
+
+    def bind(self, arguments: str) -> dict[str, Any]:
+        """Parse and validate the model's JSON arguments.
+
+        Raises:
+            ArgumentsError: With a message listing each bad field and why.
+        """
+        try:
+            values = json.loads(arguments or "{}")
+        except json.JSONDecodeError as exc:
+            raise ArgumentsError(
+                f"the arguments are not valid JSON ({exc}); send one JSON object"
+            ) from None
+        if isinstance(values, dict):  # strict mode's null means "left out"
+            values = {k: v for k, v in values.items() if v is not None or k not in self.optional}
+        errors = sorted(self.validator.iter_errors(values), key=lambda e: list(e.path))
+        if errors:
+            lines = [f"- {'.'.join(map(str, e.path)) or 'arguments'}: {e.message}" for e in errors]
+            raise ArgumentsError("invalid arguments:\n" + "\n".join(lines))
+        return values  # type: ignore[no-any-return]
+
+    @functools.cached_property
+    def strict_parameters(self) -> JSONSchema:
+        """The parameters under OpenAI's strict rules (see `strict_schema`)."""
+        return strict_schema(self.parameters)
+
+
+# --- strict mode -----------------------------------------------------------------------------
+
+_STRICT_KEYWORDS = frozenset(
+    {
+        "type", "properties", "required", "additionalProperties", "items", "anyOf", "$ref",
+        "$defs", "enum", "const", "description", "pattern", "format", "multipleOf", "maximum",
+        "minimum", "exclusiveMaximum", "exclusiveMinimum", "minItems", "maxItems",
+    }
+)  # fmt: skip
+_STRICT_FORMATS = frozenset(
+    {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"}
+)
+_NOTED = frozenset({"default", "minLength", "maxLength", "uniqueItems", "format"})
+
+
+def strict_schema(parameters: JSONSchema) -> JSONSchema:
+    """Rewrite a parameters schema for OpenAI strict mode (structured outputs rules).
+
+    Every object gets ``additionalProperties: false`` and lists every property as required.
+    Top-level parameters that had a default become nullable (null means "use the default").
+    Unsupported keywords are removed; those that constrain values are kept as text in the
+    description so the model still sees them (the validator enforces them on our side).
+
+    Raises:
+        ToolDefinitionError: A construct strict mode cannot express: open-ended objects
+            (``dict[str, X]``, ``Any``), fixed-length tuples.
+    """
+    schema = copy.deepcopy(parameters)
+    defs = schema.get("$defs", {})
+    _strictify(schema, defs, "parameters")
+    optional = set(schema.get("properties", {})) - set(parameters.get("required", ()))
+    for name in optional:
+        prop = schema["properties"][name]
+        if not _nullable(prop):
+            outer = {k: prop.pop(k) for k in ("description",) if k in prop}
+            schema["properties"][name] = {"anyOf": [prop, {"type": "null"}], **outer}
+    return schema
+
+
+def _strictify(schema: JSONSchema, defs: JSONSchema, path: str) -> None:
+    if "$ref" in schema and len(schema) > 1:  # OpenAI ignores or rejects $ref siblings: inline
+        target = defs.get(schema["$ref"].rsplit("/", 1)[-1])
+        if target is not None and schema["$ref"].startswith("#/$defs/"):
+            ref = schema.pop("$ref")
+            merged = {**copy.deepcopy(target), **schema}
+            schema.clear()
+            schema.update(merged)
+            if "$ref" in schema:  # pragma: no cover - a def that is itself a bare ref
+                schema["$ref"] = ref
+    if "oneOf" in schema:  # pydantic's discriminated unions; strict mode only knows anyOf
+        schema["anyOf"] = schema.pop("oneOf")
+    if "allOf" in schema and len(schema["allOf"]) == 1:
+        schema.update({**schema.pop("allOf")[0], **schema})
+    if "prefixItems" in schema:
+        raise ToolDefinitionError(
+            f"strict mode cannot express a fixed-length tuple at {path}; use a list or a model"
+        )
+    if not any(k in schema for k in ("type", "anyOf", "$ref", "enum", "const", "allOf")):
+        raise ToolDefinitionError(
+            f"strict mode cannot express an open-ended value (Any or no annotation) at {path}; "
+            "give it a concrete type, or turn strict off for this tool"
+        )
+    if schema.get("type") == "object" or "properties" in schema:
+        extra = schema.get("additionalProperties")
+        if (
+            extra not in (None, False)
+            or "patternProperties" in schema
+            or ("properties" not in schema)
+        ):
+            raise ToolDefinitionError(
+                f"strict mode cannot express an open-ended object (dict[str, ...]) at {path}; "
+                "use a model with named fields, or turn strict off for this tool"
+            )
+        schema["additionalProperties"] = False
+        schema["required"] = list(schema["properties"])
+    notes = []
+    for key in [k for k in schema if k not in _STRICT_KEYWORDS or k == "format"]:
+        if key == "format" and schema[key] in _STRICT_FORMATS:
+            continue
+        value = schema.pop(key)
+        if key in _NOTED and value is not None:  # "default: null" tells the model nothing
+            notes.append(f"{key}: {json.dumps(value, default=str)}")
+    if notes:
+        text = schema.get("description", "")
+        schema["description"] = (text + " " if text else "") + f"({'; '.join(notes)})"
+    for key in ("properties", "$defs"):
+        for name, sub in schema.get(key, {}).items():
+            _strictify(sub, defs, f"{path}.{name}" if key == "properties" else f"$defs.{name}")
+    for i, sub in enumerate(schema.get("anyOf", ())):
+        _strictify(sub, defs, f"{path}[{i}]")
+    if isinstance(schema.get("items"), dict):
+        _strictify(schema["items"], defs, f"{path}[]")
+
+
+def _nullable(schema: JSONSchema) -> bool:
+    kind = schema.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    if None in schema.get("enum", ()) or ("const" in schema and schema["const"] is None):
+        return True
+    return any(_nullable(s) for s in schema.get("anyOf", ()))

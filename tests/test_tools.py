@@ -1,0 +1,533 @@
+"""Tool declaration and invocation: calling, binding, results, errors, timeouts, context."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+import shutil
+import threading
+from collections import namedtuple
+from typing import Any
+
+import anyio
+import pytest
+from inline_snapshot import snapshot
+from pydantic import BaseModel
+
+from agentkit.context import RunContext
+from agentkit.errors import ModelRetry, ToolDefinitionError
+from agentkit.tools import Tool, ToolResult, tool
+
+
+@tool
+def add(a: int, b: int = 2) -> int:
+    """Add two numbers.
+
+    Args:
+        a: First.
+        b: Second.
+    """
+    return a + b
+
+
+@tool
+async def shout(text: str) -> str:
+    """Shout."""
+    return text.upper()
+
+
+class Weather(BaseModel):
+    city: str
+    celsius: float
+
+
+@dataclasses.dataclass
+class Pair:
+    left: int
+    right: int
+
+
+Usage = namedtuple("Usage", "total used free")
+
+
+# --- declaring ---------------------------------------------------------------------------
+
+
+async def test_tool_stays_callable_like_the_function() -> None:
+    assert add(1) == 3
+    assert await shout("hi") == "HI"
+    assert add.__name__ == "add" and add.__doc__ and add.__wrapped__ is not None
+    assert repr(add) == "Tool(name='add')"
+
+
+def test_options_are_recorded() -> None:
+    @tool(name="t", requires_approval=True, timeout=3, max_result_chars=10, inline=False)
+    async def f() -> None:
+        pass
+
+    assert (f.name, f.requires_approval, f.timeout, f.max_result_chars) == ("t", True, 3, 10)
+    assert (add.requires_approval, add.timeout, add.max_result_chars, add.inline) == (
+        False,
+        None,
+        None,
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    "options", [{"timeout": 0}, {"max_result_chars": 0}, {"inline": True, "timeout": 1.0}]
+)
+def test_bad_options(options: dict[str, Any]) -> None:
+    with pytest.raises(ToolDefinitionError):
+        tool(add.__wrapped__, **options)
+
+
+class Counter:
+    def __init__(self, start: int) -> None:
+        self.value = start
+
+    @tool
+    def bump(self, by: int = 1) -> int:
+        """Bump the counter.
+
+        Args:
+            by: Step.
+        """
+        self.value += by
+        return self.value
+
+    @tool
+    @classmethod
+    def kind(cls, upper: bool) -> str:
+        return cls.__name__.upper() if upper else cls.__name__
+
+    @tool
+    @staticmethod
+    def double(x: int) -> int:
+        return 2 * x
+
+
+async def test_methods_bind_and_hide_self() -> None:
+    counter = Counter(10)
+    assert counter.bump.parameters == snapshot(
+        {
+            "properties": {"by": {"default": 1, "description": "Step.", "type": "integer"}},
+            "type": "object",
+        }
+    )
+    assert Counter.bump.parameters == counter.bump.parameters
+    assert counter.bump(5) == 15
+    assert (await counter.bump.invoke('{"by": 2}')).content == "17"
+    assert counter.value == 17
+    assert (await Counter.kind.invoke('{"upper": true}')).content == "COUNTER"
+    assert list(Counter.kind.parameters["properties"]) == ["upper"]
+    assert (await Counter(0).double.invoke('{"x": 4}')).content == "8"
+
+
+async def test_wrapping_functions_you_dont_own() -> None:
+    disk = Tool.from_function(shutil.disk_usage)
+    assert disk.definition() == snapshot(
+        {
+            "type": "function",
+            "function": {
+                "name": "disk_usage",
+                "parameters": {
+                    "properties": {"path": {}},
+                    "required": ["path"],
+                    "type": "object",
+                },
+                "description": """\
+Return disk usage statistics about the given path.
+
+Returned value is a named tuple with attributes 'total', 'used' and
+'free', which are the amount of total, used and free space, in bytes.\
+""",
+            },
+        }
+    )
+    plus_ten = tool(functools.partial(add.__wrapped__, b=10), name="plus_ten")
+    assert plus_ten.parameters == snapshot(
+        {
+            "properties": {
+                "a": {"description": "First.", "type": "integer"},
+                "b": {"default": 10, "description": "Second.", "type": "integer"},
+            },
+            "required": ["a"],
+            "type": "object",
+        }
+    )
+    assert plus_ten.description == "Add two numbers."
+    rounding = Tool.from_function(round)  # a builtin: no annotations, still usable
+    assert rounding.parameters == snapshot(
+        {
+            "properties": {"number": {}, "ndigits": {"default": None}},
+            "required": ["number"],
+            "type": "object",
+        }
+    )
+    assert (await rounding.invoke('{"number": 2.567, "ndigits": 1}')).content == "2.6"
+    assert (await plus_ten.invoke('{"a": 1}')).content == "11"
+    usage = json.loads((await disk.invoke('{"path": "."}')).content)
+    assert list(usage) == ["total", "used", "free"]
+
+
+# --- invoking ----------------------------------------------------------------------------
+
+
+async def test_invoke_sync_async_and_inline() -> None:
+    loop_thread = threading.get_ident()
+
+    @tool(inline=True)
+    def where_inline() -> int:
+        return threading.get_ident()
+
+    @tool
+    def where_thread() -> int:
+        return threading.get_ident()
+
+    assert await add.invoke('{"a": 1, "b": 5}') == ToolResult(content="6", value=6)
+    assert (await add.invoke('{"a": "4"}')).value == 6  # lax coercion, default applied
+    assert (await shout.invoke('{"text": "hey"}')).content == "HEY"
+    assert (await where_inline.invoke("")).value == loop_thread  # "" means no arguments
+    assert (await where_thread.invoke("{}")).value != loop_thread
+
+
+async def test_sync_tools_run_concurrently_in_threads() -> None:
+    barrier = threading.Barrier(2, timeout=2)
+
+    @tool
+    def wait() -> str:
+        barrier.wait()  # opens only once both calls run at the same time
+        return "ok"
+
+    results: list[ToolResult] = []
+
+    async def call() -> None:
+        results.append(await wait.invoke("{}", limiter=anyio.CapacityLimiter(2)))
+
+    with anyio.fail_after(2):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            tg.start_soon(call)
+    assert [r.content for r in results] == ["ok", "ok"]
+
+
+@pytest.mark.parametrize(
+    ("value", "content"),
+    [
+        ("plain text", "plain text"),
+        (Weather(city="Paris", celsius=21.5), '{"city":"Paris","celsius":21.5}'),
+        (Pair(left=1, right=2), '{"left":1,"right":2}'),
+        ({"a": [1, None]}, '{"a":[1,null]}'),
+        ([1, "x"], '[1,"x"]'),
+        (3.5, "3.5"),
+        (True, "true"),
+        (None, "null"),
+        (Usage(3, 2, 1), '{"total":3,"used":2,"free":1}'),
+        ("é", "é"),
+    ],
+)
+async def test_results_become_text_or_json(value: Any, content: str) -> None:
+    result = await tool(lambda: value, name="f", inline=True).invoke("{}")
+    assert result == ToolResult(content=content, value=value)
+
+
+async def test_unserialisable_result_is_a_clear_error(caplog: pytest.LogCaptureFixture) -> None:
+    result = await tool(lambda: object(), name="f").invoke("{}")
+    assert result == ToolResult(
+        content="error: the tool returned a object, not text or JSON",
+        is_error=True,
+        error_type="SerializationError",
+    )
+    assert "returned a <class 'object'>" in caplog.text
+
+
+async def test_long_results_are_truncated_visibly() -> None:
+    result = await tool(lambda: "x" * 50, name="f", max_result_chars=10).invoke("{}")
+    assert result.content == "xxxxxxxxxx\n[truncated: 40 more characters]"
+    assert result.value == "x" * 50 and not result.is_error
+
+
+async def test_validation_errors_list_each_field() -> None:
+    result = await add.invoke('{"a": "one", "b": [2]}')
+    assert result.is_error and result.error_type == "ArgumentsError" and result.value is None
+    assert result.content == snapshot("""\
+error: invalid arguments:
+- a: Input should be a valid integer, unable to parse string as an integer (got "one")
+- b: Input should be a valid integer (got [2])\
+""")
+    assert (await add.invoke("{}")).content == "error: invalid arguments:\n- a: Field required"
+    assert (await add.invoke("[1]")).content == snapshot(
+        """\
+error: invalid arguments:
+- arguments: Input should be an object (got [1])\
+"""
+    )
+
+
+async def test_invalid_json_is_reported_to_the_model() -> None:
+    result = await add.invoke('{"a": 1')
+    assert result.error_type == "ArgumentsError"
+    assert result.content.startswith("error: the arguments are not valid JSON (")
+    assert result.content.endswith("); send one JSON object")
+
+
+async def test_model_retry_sends_its_message() -> None:
+    @tool
+    def pick(n: int) -> int:
+        if n > 3:
+            raise ModelRetry("n must be at most 3; try again")
+        return n
+
+    assert await pick.invoke('{"n": 5}') == ToolResult(
+        content="n must be at most 3; try again", is_error=True, error_type="ModelRetry"
+    )
+
+
+async def test_exceptions_become_text_and_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    @tool
+    async def boom() -> None:
+        raise ValueError("bad city")
+
+    with caplog.at_level(logging.ERROR, logger="agentkit"):
+        result = await boom.invoke("{}")
+    assert result == ToolResult(
+        content="error: ValueError: bad city", is_error=True, error_type="ValueError"
+    )
+    record = caplog.records[-1]
+    assert record.name == "agentkit" and record.exc_info is not None
+    assert "Traceback" in caplog.text and 'raise ValueError("bad city")' in caplog.text
+
+
+async def test_cancellation_propagates() -> None:
+    started = anyio.Event()
+    finished: list[ToolResult] = []
+
+    @tool
+    async def forever() -> None:
+        started.set()
+        await anyio.sleep_forever()
+
+    async def call() -> None:
+        finished.append(await forever.invoke("{}"))
+
+    with anyio.fail_after(2):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            await started.wait()
+            tg.cancel_scope.cancel()
+    assert finished == []  # cancelled, not turned into an error result
+
+
+async def test_timeouts_async_and_threaded() -> None:
+    release = threading.Event()
+
+    @tool(timeout=0.05)
+    async def slow() -> None:
+        await anyio.sleep_forever()
+
+    @tool(timeout=0.05)
+    def blocking() -> None:
+        release.wait(5)
+
+    with anyio.fail_after(2):
+        for t in (slow, blocking):
+            assert await t.invoke("{}") == ToolResult(
+                content="error: TimeoutError: no result within 0.05s",
+                is_error=True,
+                error_type="TimeoutError",
+            )
+    release.set()  # let the abandoned thread finish
+
+
+async def test_strict_null_means_the_python_default() -> None:
+    @tool(strict=True)
+    def book(room: str, nights: int = 2, note: str | None = "none", size: int | None = None) -> str:
+        return f"{room}/{nights}/{note}/{size}"
+
+    args = '{"room": "a", "nights": null, "note": null, "size": null}'
+    assert (await book.invoke(args)).content == "a/2/None/None"  # null is a valid `note`
+    assert (await book.invoke('{"room": "a", "nights": 3}')).content == "a/3/none/None"
+
+
+async def test_context_is_injected_and_hidden() -> None:
+    @tool
+    def whoami(prefix: str, ctx: RunContext[dict[str, str]], /, suffix: str = "") -> str:
+        return f"{prefix}{ctx.deps['user']}{suffix} after {ctx.step} steps ({ctx.tool_name})"
+
+    ctx = RunContext(deps={"user": "ada"}, step=3, tool_name="whoami")
+    assert list(whoami.parameters["properties"]) == ["prefix", "suffix"]
+    result = await whoami.invoke('{"prefix": "@", "suffix": "!"}', ctx)
+    assert result.content == "@ada! after 3 steps (whoami)"
+
+    @tool
+    async def deps(ctx: RunContext[None]) -> str:
+        return f"{ctx.deps} {ctx.tool_name}"
+
+    assert (await deps.invoke("{}")).content == "None deps"  # outside a run: an empty context
+
+
+async def test_awkward_parameter_names_round_trip() -> None:
+    @tool
+    def f(json: str, schema: int, model_config: bool, _private: float = 1.5) -> str:
+        return f"{json} {schema} {model_config} {_private}"
+
+    assert list(f.parameters["properties"]) == ["json", "schema", "model_config", "_private"]
+    args = '{"json": "j", "schema": 1, "model_config": true, "_private": 2}'
+    assert (await f.invoke(args)).content == "j 1 True 2.0"
+
+
+# --- hand-written schemas ----------------------------------------------------------------
+
+SEARCH = {
+    "type": "object",
+    "properties": {
+        "query": {"type": "string", "minLength": 1},
+        "limit": {"type": "integer", "minimum": 1},
+    },
+    "required": ["query"],
+}
+
+
+async def test_from_schema_validates_with_jsonschema() -> None:
+    async def remote(query: str, limit: int = 5) -> dict[str, Any]:
+        return {"query": query, "limit": limit}
+
+    search = Tool.from_schema(remote, SEARCH, name="search", description="Search the web.")
+    assert search.definition() == snapshot(
+        {
+            "type": "function",
+            "function": {
+                "name": "search",
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "query": {"type": "string", "minLength": 1},
+                        "limit": {"type": "integer", "minimum": 1},
+                    },
+                    "required": ["query"],
+                },
+                "description": "Search the web.",
+            },
+        }
+    )
+    assert (await search.invoke('{"query": "x"}')).content == '{"query":"x","limit":5}'
+    assert (await search.invoke('{"query": "x", "limit": null}')).value == {
+        "query": "x",
+        "limit": 5,
+    }
+    assert (await search.invoke('{"query": "", "limit": 0}')).content == snapshot("""\
+error: invalid arguments:
+- limit: 0 is less than the minimum of 1
+- query: '' should be non-empty\
+""")
+    assert (await search.invoke("{")).error_type == "ArgumentsError"
+    assert search.definition(True)["function"]["parameters"] == snapshot(
+        {
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "description": "(minLength: 1)"},
+                "limit": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+            },
+            "required": ["query", "limit"],
+            "additionalProperties": False,
+        }
+    )
+
+
+async def test_from_schema_passes_the_context() -> None:
+    def remote(ctx: RunContext[str], query: str) -> str:
+        return f"{ctx.deps}:{query}"
+
+    search = Tool.from_schema(remote, SEARCH, name="search")
+    ctx = RunContext(deps="db")
+    assert (await search.invoke('{"query": "x"}', ctx)).content == "db:x"
+
+
+@pytest.mark.parametrize("schema", [{"type": "object", "properties": 3}, {"type": "string"}])
+def test_from_schema_refuses_bad_schemas(schema: dict[str, Any]) -> None:
+    with pytest.raises(ToolDefinitionError, match="tool 'bad'"):
+        Tool.from_schema(print, schema, name="bad")
+
+
+class Adder:
+    """Add a fixed amount."""
+
+    def __init__(self, amount: int) -> None:
+        self.amount = amount
+
+    def __call__(self, x: int) -> int:
+        return x + self.amount
+
+
+class AsyncAdder:
+    async def __call__(self, x: int) -> int:
+        return x + 1
+
+
+async def test_callable_objects_and_partials() -> None:
+    adder = tool(Adder(5), name="add_five")
+    assert adder.description == "Add a fixed amount." and list(adder.parameters["properties"]) == [
+        "x"
+    ]
+    assert (await adder.invoke('{"x": 1}')).content == "6"
+    assert (await tool(AsyncAdder(), name="inc").invoke('{"x": 1}')).content == "2"
+    partial = tool(functools.partial(functools.partial(add.__wrapped__, b=1)))
+    assert partial.name == "add"
+
+
+def test_functions_without_a_signature_are_an_error() -> None:
+    with pytest.raises(ToolDefinitionError, match="cannot read the signature of type"):
+        tool(type)
+
+
+async def test_timeout_not_reached() -> None:
+    @tool(timeout=5)
+    async def quick() -> str:
+        return "done"
+
+    assert (await quick.invoke("{}")).content == "done"
+
+
+async def test_from_schema_edge_cases() -> None:
+    def odd(ctx: Missing = None, **arguments: Any) -> Any:  # type: ignore[name-defined]  # noqa: F821
+        return arguments
+
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}},
+        "allOf": [{"required": ["a"]}],
+    }
+    t = Tool.from_schema(odd, schema, name="odd")
+    assert (await t.invoke("[1]")).content == snapshot("""\
+error: invalid arguments:
+- arguments: [1] is not of type 'object'\
+""")
+    assert (await t.invoke('{"a": 1}')).content == '{"a":1}'
+    assert t.definition(True)["function"]["parameters"] == snapshot(
+        {
+            "type": "object",
+            "properties": {"a": {"anyOf": [{"type": "integer"}, {"type": "null"}]}},
+            "required": ["a"],
+            "additionalProperties": False,
+        }
+    )
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_invoke_on_both_backends(anyio_backend: str) -> None:
+    @tool(timeout=0.05)
+    async def slow() -> None:
+        await anyio.sleep_forever()
+
+    assert (await add.invoke('{"a": 1}')).content == "3"  # worker thread
+    assert (await shout.invoke('{"text": "a"}')).content == "A"
+    assert (await slow.invoke("{}")).error_type == "TimeoutError"
+
+
+def test_schemas_are_built_once() -> None:
+    assert add.definition() is add.definition(False)
+    assert add.definition()["function"]["parameters"] is add.parameters
+    assert add.definition(True) is add.definition(True)
