@@ -1,5 +1,8 @@
 """agentkit: tool-calling agents over any OpenAI-compatible chat completions API."""
 
+from agentkit.agent import Agent
+from agentkit.checkpoint import CheckpointStore, FileCheckpointStore, RunState
+from agentkit.client import ChatClient, ChatStream
 from agentkit.errors import (
     AgentKitError,
     AgentRunError,
@@ -26,6 +29,19 @@ from agentkit.errors import (
     UnsupportedParameterError,
     UsageLimitExceeded,
 )
+from agentkit.events import (
+    AgentEvent,
+    Hooks,
+    ReasoningDelta,
+    RunFinished,
+    StepFinished,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallRequest,
+    ToolCallStarted,
+)
+from agentkit.result import RunResult, UsageLimits
+from agentkit.types import ModelSettings
 
 __version__ = "0.1.0"
 
@@ -36,22 +52,40 @@ __all__ = [
     "APIStatusError",
     "APIStreamError",
     "APITimeoutError",
+    "Agent",
+    "AgentEvent",
     "AgentKitError",
     "AgentRunError",
     "AuthenticationError",
     "BadRequestError",
+    "ChatClient",
+    "ChatStream",
+    "CheckpointStore",
     "ConflictError",
+    "FileCheckpointStore",
+    "Hooks",
     "InternalServerError",
     "InvalidRequestError",
     "MaxStepsExceeded",
     "ModelRetry",
+    "ModelSettings",
     "NotFoundError",
     "OutputValidationError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ReasoningDelta",
+    "RunFinished",
+    "RunResult",
+    "RunState",
+    "StepFinished",
     "StreamInterruptedError",
+    "TextDelta",
+    "ToolCallFinished",
+    "ToolCallRequest",
+    "ToolCallStarted",
     "ToolDefinitionError",
     "UnprocessableEntityError",
     "UnsupportedParameterError",
     "UsageLimitExceeded",
+    "UsageLimits",
 ]

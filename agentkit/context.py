@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -36,3 +37,15 @@ class RunContext(Generic[DepsT]):
     """The tool being called, when the context is given to a tool."""
     tool_call_id: str | None = None
     """The id of the tool call being served, when the context is given to a tool."""
+    usage_sink: Callable[[RunUsage], None] | None = field(default=None, repr=False)
+    """Where `add_usage` reports to; set by the agent running the tool."""
+
+    def add_usage(self, usage: RunUsage) -> None:
+        """Count work done for this run (e.g. a sub-agent's requests) in the run's usage.
+
+        Args:
+            usage: The usage to add.
+        """
+        self.usage = self.usage + usage
+        if self.usage_sink is not None:
+            self.usage_sink(usage)

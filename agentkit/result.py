@@ -1,13 +1,17 @@
-"""RunUsage and RunResult: what an agent run used and what it produced."""
+"""RunUsage, UsageLimits and RunResult: what an agent run used, may use, and produced."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from pydantic_core import to_jsonable_python
 
 from agentkit.types import CompletionUsage
 
-__all__ = ["RunUsage"]
+__all__ = ["RunResult", "RunUsage", "UsageLimits"]
+
+OutputT = TypeVar("OutputT")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,4 +67,62 @@ class RunUsage:
             "total_tokens": self.total_tokens,
             "reasoning_tokens": self.reasoning_tokens,
             "cached_tokens": self.cached_tokens,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsageLimits:
+    """Limits that stop a run with `UsageLimitExceeded` before it uses more.
+
+    Both are checked before each model request, so a run never makes more than
+    ``max_requests`` requests, and makes no further request once ``max_total_tokens`` is reached.
+    """
+
+    max_requests: int | None = None
+    """Most model requests a run may make (None: no limit)."""
+    max_total_tokens: int | None = None
+    """Total tokens after which no further request is made (None: no limit)."""
+
+    def exceeded(self, usage: RunUsage) -> tuple[str, str] | None:
+        """Which limit ``usage`` has reached, as ``(limit name, message)``, or None."""
+        if self.max_requests is not None and usage.requests >= self.max_requests:
+            return "max_requests", f"the run reached max_requests={self.max_requests}"
+        if self.max_total_tokens is not None and usage.total_tokens >= self.max_total_tokens:
+            return (
+                "max_total_tokens",
+                f"the run used {usage.total_tokens} tokens, max_total_tokens="
+                f"{self.max_total_tokens}",
+            )
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult(Generic[OutputT]):
+    """What `Agent.run` returns: the typed output and the whole conversation."""
+
+    output: OutputT
+    """The final answer, validated against the agent's ``output_type``."""
+    messages: list[dict[str, Any]]
+    """Every message of the conversation (history included), as plain JSON dicts."""
+    new_messages: list[dict[str, Any]]
+    """The messages this run added: its input, assistant turns and tool results."""
+    usage: RunUsage
+    """Usage summed over every model request of the run (sub-agents included)."""
+    steps: int
+    """Model requests made by this run (a resumed run counts those made before the stop)."""
+    reasoning: str | None = None
+    """The final answer's ``reasoning_content``, when the server sent one."""
+    run_id: str | None = None
+    """The checkpoint key of the run, when it ran with a checkpoint store."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-serialisable data (a structured output becomes plain JSON)."""
+        return {
+            "output": to_jsonable_python(self.output),
+            "messages": self.messages,
+            "new_messages": self.new_messages,
+            "usage": self.usage.to_dict(),
+            "steps": self.steps,
+            "reasoning": self.reasoning,
+            "run_id": self.run_id,
         }

@@ -1,0 +1,201 @@
+"""Running the tool calls of one assistant turn: concurrently, replies in call order.
+
+`ToolExecutor.call_tool` is the tool-call side effect of the loop: a wire tool call in, a JSON
+outcome out. It never raises (but for cancellation, and errors in hooks or ``approve``).
+`Run` is the mutable side of one run, shared by the loop and the tool calls.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import anyio
+
+from agentkit.checkpoint import CheckpointStore, RunState
+from agentkit.context import RunContext
+from agentkit.events import AgentEvent, Hooks, ToolCallFinished, ToolCallRequest, ToolCallStarted
+from agentkit.result import RunUsage
+from agentkit.tools import Tool, ToolResult
+
+__all__ = ["Approve", "Run", "ToolExecutor"]
+
+logger = logging.getLogger("agentkit")
+
+Approve = Callable[[ToolCallRequest], bool | Awaitable[bool]]
+"""The ``approve`` callback of an agent: sync or async, True to run the call."""
+
+
+class Run:
+    """One execution of the loop: the state plus what is not state (deps, store, flags)."""
+
+    __slots__ = ("deps", "emit", "lock", "run_id", "state", "store")
+
+    def __init__(
+        self,
+        state: RunState,
+        deps: Any,
+        emit: bool,
+        store: CheckpointStore | None,
+        run_id: str | None,
+    ) -> None:
+        self.state = state
+        self.deps = deps
+        self.emit = emit
+        self.store = store
+        self.run_id = run_id
+        # Tool calls finish concurrently; saves must not overtake each other.
+        self.lock = anyio.Lock() if store is not None else None
+
+    def add_usage(self, usage: RunUsage) -> None:
+        self.state.usage = self.state.usage + usage
+
+    def context(self, tool_name: str | None = None, call_id: str | None = None) -> RunContext[Any]:
+        state = self.state
+        return RunContext(
+            deps=self.deps,
+            usage=state.usage,
+            messages=state.messages,
+            step=state.steps,
+            tool_name=tool_name,
+            tool_call_id=call_id,
+            usage_sink=self.add_usage,
+        )
+
+    async def save(self) -> None:
+        if self.store is not None and self.lock is not None and self.run_id is not None:
+            async with self.lock:
+                await self.store.save(self.run_id, self.state)
+
+
+class ToolExecutor:
+    """Runs tool calls for one agent; built once, at the agent's construction."""
+
+    def __init__(
+        self,
+        tools: dict[str, Tool[..., Any]],
+        hooks: Sequence[Hooks],
+        approve: Approve | None,
+        max_concurrency: int,
+    ) -> None:
+        self._tools = tools
+        self._hooks = tuple(hooks)
+        self._approve = approve
+        self._max_concurrency = max_concurrency
+
+    async def run_tool_calls(self, run: Run) -> list[AgentEvent]:
+        """Answer every pending call (concurrently), then add the replies in call order."""
+        state = run.state
+        calls = state.pending
+        # Keyed by position, not id: some servers send empty or repeated call ids. Calls
+        # answered before a resume are not run again.
+        results = state.results
+        todo = [i for i in range(len(calls)) if str(i) not in results]
+        events: list[AgentEvent] = []
+        if run.emit:
+            for i in todo:
+                function = calls[i]["function"]
+                events.append(
+                    ToolCallStarted(
+                        call_id=calls[i]["id"],
+                        name=function["name"],
+                        arguments=function["arguments"],
+                    )
+                )
+        # A limiter only when it can matter: most turns have fewer calls than the bound.
+        limiter = (
+            anyio.CapacityLimiter(self._max_concurrency)
+            if len(todo) > self._max_concurrency
+            else None
+        )
+
+        async def answer(i: int) -> None:
+            call = calls[i]
+            if limiter is None:
+                outcome = await self.call_tool(call, run)
+            else:
+                async with limiter:
+                    outcome = await self.call_tool(call, run)
+            results[str(i)] = outcome
+            if run.emit:
+                events.append(
+                    ToolCallFinished(
+                        call_id=call["id"],
+                        name=call["function"]["name"],
+                        content=outcome["content"],
+                        is_error=outcome["is_error"],
+                        duration=outcome["duration"],
+                    )
+                )
+            await run.save()
+
+        if len(todo) == 1:  # the common case needs no task group
+            await answer(todo[0])
+        elif todo:
+            async with anyio.create_task_group() as group:
+                for i in todo:
+                    group.start_soon(answer, i)
+        state.messages.extend(
+            {"role": "tool", "tool_call_id": call["id"], "content": results[str(i)]["content"]}
+            for i, call in enumerate(calls)
+        )
+        state.pending = []
+        state.results = {}
+        return events
+
+    async def call_tool(self, call: dict[str, Any], run: Run) -> dict[str, Any]:
+        """The tool-call side effect: a wire tool call in, ``{content, is_error, duration}`` out.
+
+        Never raises (but cancellation, and exceptions from hooks or ``approve``): unknown
+        tools, bad arguments, failures, timeouts and denials become the reply's text.
+        """
+        start = time.perf_counter()
+        call_id, function = call["id"], call["function"]
+        name, arguments = function["name"], function["arguments"]
+        tool = self._tools.get(name)
+        ctx = run.context(name, call_id)
+        request = None
+        if self._hooks or (tool is not None and tool.requires_approval):
+            request = ToolCallRequest(call_id=call_id, name=name, arguments=arguments)
+        if self._hooks and request is not None:
+            for hook in self._hooks:
+                await hook.before_tool(ctx, request)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("tool call %s %s(%s)", call_id, name, arguments)
+        if tool is None:
+            known = ", ".join(self._tools) or "none"
+            result = ToolResult(
+                content=f"error: there is no tool named {name!r} (available tools: {known})",
+                is_error=True,
+                error_type="UnknownTool",
+            )
+        elif request is not None and tool.requires_approval and not await self._approved(request):
+            if self._approve is None:
+                why = f"{name!r} needs the user's approval and no approve callback is configured"
+            else:
+                why = f"the user denied this call to {name!r}"
+            result = ToolResult(
+                content=f"error: {why}; it was not run", is_error=True, error_type="Denied"
+            )
+        else:
+            result = await tool.invoke(arguments, ctx)
+        if result.error_type == "Denied":  # the user's decision, not a failure
+            logger.info("tool call %s %s denied", call_id, name)
+        elif result.is_error:
+            logger.warning("tool call %s %s failed: %s", call_id, name, result.content[:200])
+        if self._hooks and request is not None:
+            for hook in self._hooks:
+                await hook.after_tool(ctx, request, result)
+        duration = time.perf_counter() - start
+        return {"content": result.content, "is_error": result.is_error, "duration": duration}
+
+    async def _approved(self, request: ToolCallRequest) -> bool:
+        if self._approve is None:
+            return False
+        verdict = self._approve(request)  # a sync callback runs on the event loop
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        return bool(verdict)

@@ -1,0 +1,474 @@
+"""Agent: the loop that asks the model, runs the tools it calls, and repeats until an answer.
+
+`Agent.run` and `Agent.stream` share one loop (`Agent._iterate`, an async generator of events
+that only builds events when streaming). Its only side effects are `Agent._model_request` and
+`Agent._call_tool`, whose inputs and outputs are JSON data, and every change of the run's state
+goes through a `RunState`, so a checkpointed run can stop anywhere and resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import logging
+import uuid
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from typing import Any, Generic, Literal, cast
+
+import anyio
+import anyio.lowlevel
+from typing_extensions import TypeVar
+
+from agentkit._output import OutputError, OutputSpec
+from agentkit._tools_exec import Approve, Run, ToolExecutor
+from agentkit.checkpoint import CheckpointStore, RunState
+from agentkit.client import ChatClient
+from agentkit.context import RunContext
+from agentkit.errors import (
+    AgentKitError,
+    AgentRunError,
+    APIResponseError,
+    InvalidRequestError,
+    MaxStepsExceeded,
+    OutputValidationError,
+    UsageLimitExceeded,
+)
+from agentkit.events import (
+    AgentEvent,
+    Hooks,
+    ReasoningDelta,
+    RunFinished,
+    StepFinished,
+    TextDelta,
+)
+from agentkit.result import RunResult, RunUsage, UsageLimits
+from agentkit.tools import Tool, check_unique
+from agentkit.types import ChatCompletion, MessageParam, ModelSettings, ToolChoice
+
+__all__ = ["Agent"]
+
+# Defaults to str, so `Agent("m")` is an `Agent[str]` without annotations.
+OutputT = TypeVar("OutputT", default=str)
+
+logger = logging.getLogger("agentkit")
+
+Instructions = str | Callable[[RunContext[Any]], str | Awaitable[str]]
+
+
+class Agent(Generic[OutputT]):
+    """A model, its instructions and tools, run in a loop until the model gives an answer.
+
+    Each step sends the conversation (with the tool definitions, settings and tool choice) to
+    the model. If the answer calls tools, they all run concurrently, their results are added
+    in call order, and the loop repeats; an answer without tool calls is the final answer.
+    An agent holds configuration only, so one agent can serve many concurrent runs.
+
+    Args:
+        model: The model id sent with every request.
+        instructions: The system message: a string, or a function of the `RunContext` (sync
+            or async) evaluated at the start of each run.
+        tools: Tools the model may call (names must be unique).
+        client: The `ChatClient` to use; by default one is created from the environment
+            (``AGENTKIT_BASE_URL`` ...) on first use.
+        settings: Request parameters (temperature, max_tokens, reasoning_effort ...).
+        tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a named function. A forced
+            choice (required or named) applies to the first request only, then ``"auto"``.
+        max_steps: Most model requests a run makes without reaching a final answer.
+        output_type: The type of the final answer: ``str`` (default), a pydantic model, a
+            dataclass, a TypedDict, a list or a primitive. Non-str types are requested with
+            a JSON schema ``response_format`` and validated.
+        strict_tools: Send tool schemas in strict mode (tools that set ``strict`` keep theirs).
+        max_concurrency: Most tool calls of one turn running at once.
+        reasoning_history: When to send ``reasoning_content`` back in later requests: never,
+            on assistant turns that call tools (what DeepSeek thinking models require), or
+            always.
+        on_max_steps: ``"raise"`` `MaxStepsExceeded`, or ``"final_answer"``: make one more
+            request with ``tool_choice="none"`` and return its answer.
+        usage_limits: Request and token limits; reaching one raises `UsageLimitExceeded`.
+        approve: Asked before each call of a tool with ``requires_approval``; returns (or
+            awaits to) True to run it. Without it such calls are denied.
+        hooks: `Hooks` called around every request and tool call.
+        output_retries: How many times an answer that fails validation is sent back to the
+            model with the error before `OutputValidationError` is raised.
+        name: A name for logs, and the default name of `as_tool`.
+
+    Raises:
+        ToolDefinitionError: Two tools share a name, or a schema can't be made strict.
+        InvalidRequestError: An option is out of range.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        instructions: Instructions | None = None,
+        tools: Sequence[Tool[..., Any]] = (),
+        client: ChatClient | None = None,
+        settings: ModelSettings | None = None,
+        tool_choice: ToolChoice | None = None,
+        max_steps: int = 10,
+        output_type: type[OutputT] = str,  # type: ignore[assignment]
+        strict_tools: bool = False,
+        max_concurrency: int = 16,
+        reasoning_history: Literal["never", "tool_calls", "always"] = "never",
+        on_max_steps: Literal["raise", "final_answer"] = "raise",
+        usage_limits: UsageLimits | None = None,
+        approve: Approve | None = None,
+        hooks: Sequence[Hooks] = (),
+        output_retries: int = 2,
+        name: str | None = None,
+    ) -> None:
+        if max_steps < 1 or max_concurrency < 1 or output_retries < 0:
+            raise InvalidRequestError(
+                "max_steps and max_concurrency must be >= 1 and output_retries >= 0"
+            )
+        self.model = model
+        """The model id."""
+        self.name = name
+        """The agent's name, if given."""
+        self.instructions = instructions
+        """The system message, or the function producing it."""
+        self.max_steps = max_steps
+        """Most model requests without a final answer."""
+        self.output_type = output_type
+        """The type of the final answer."""
+        self.usage_limits = usage_limits
+        """Request and token limits of each run."""
+        self._client = client
+        self._owns_client = client is None
+        self._tools = check_unique(tools)
+        # Built once: the hot path reuses these objects on every request.
+        self._tool_defs = [
+            t.definition(t.strict if t.strict is not None else strict_tools)
+            for t in self._tools.values()
+        ] or None
+        self._output = OutputSpec.for_type(output_type)
+        self._output_name = getattr(output_type, "__name__", repr(output_type))
+        self._base: dict[str, Any] = {"model": model, **(settings or {})}
+        if self._tool_defs is not None:
+            self._base["tools"] = self._tool_defs
+        if self._output.response_format is not None:
+            self._base["response_format"] = self._output.response_format
+        self._tool_choice = tool_choice
+        self._forced = tool_choice == "required" or isinstance(tool_choice, dict)
+        self._reasoning = reasoning_history
+        self._on_max_steps = on_max_steps
+        self._hooks = tuple(hooks)
+        self._executor = ToolExecutor(self._tools, self._hooks, approve, max_concurrency)
+        self._output_retries = output_retries
+
+    def __repr__(self) -> str:
+        return f"Agent(model={self.model!r}, tools={list(self._tools)!r})"
+
+    @property
+    def client(self) -> ChatClient:
+        """The client requests go through (created from the environment on first use)."""
+        if self._client is None:
+            self._client = ChatClient()
+        return self._client
+
+    # --- the public doors -------------------------------------------------------------------
+
+    async def run(
+        self,
+        input: str | Sequence[MessageParam] | None = None,
+        *,
+        history: Sequence[MessageParam] | None = None,
+        deps: Any = None,
+        checkpoint: CheckpointStore | None = None,
+        run_id: str | None = None,
+    ) -> RunResult[OutputT]:
+        """Run the agent to its final answer.
+
+        Args:
+            input: The user's message (a string), or messages to add, or None to continue
+                ``history`` as it is.
+            history: Earlier messages (e.g. a previous result's ``messages``). If it starts
+                with a system message, the agent's instructions replace it.
+            deps: Anything tools and instructions need, given to them as ``ctx.deps``.
+            checkpoint: Save the run's state after every model request and tool call; if a
+                state is saved under ``run_id``, resume it (``input`` and ``history`` are then
+                ignored). The state is deleted when the run succeeds.
+            run_id: The checkpoint key; a fresh one is made when ``checkpoint`` is given
+                without it.
+
+        Returns:
+            The typed output, the conversation and the usage.
+
+        Raises:
+            MaxStepsExceeded: No final answer within ``max_steps`` requests.
+            UsageLimitExceeded: A usage limit was reached.
+            OutputValidationError: The answer never matched ``output_type``.
+            APIError: The server failed for good (after retries); ``.messages`` holds the run.
+        """
+        run = await self._start(input, history, deps, checkpoint, run_id, emit=False)
+        result = None
+        async for event in self._iterate(run):  # without emit, RunFinished is the only event
+            result = cast(RunFinished, event).result
+        return cast(RunResult[OutputT], result)
+
+    def run_sync(
+        self,
+        input: str | Sequence[MessageParam] | None = None,
+        *,
+        history: Sequence[MessageParam] | None = None,
+        deps: Any = None,
+        checkpoint: CheckpointStore | None = None,
+        run_id: str | None = None,
+    ) -> RunResult[OutputT]:
+        """`run` from synchronous code, on a new event loop; same arguments.
+
+        Returns:
+            The result of the run.
+
+        Raises:
+            RuntimeError: Called from inside a running event loop (``await agent.run()``
+                there instead).
+        """
+        try:
+            anyio.lowlevel.current_token()
+        except anyio.NoEventLoopError:
+            pass
+        else:
+            raise RuntimeError(
+                "Agent.run_sync() cannot run inside an event loop; use `await agent.run(...)`"
+            )
+        call = functools.partial(
+            self.run, input, history=history, deps=deps, checkpoint=checkpoint, run_id=run_id
+        )
+        return anyio.run(self._release_after, call)
+
+    async def _release_after(self, call: Callable[[], Awaitable[RunResult[OutputT]]]) -> Any:
+        # An httpx pool is bound to the event loop it was used on; run_sync's loop ends with
+        # the call, so a client the agent made itself is closed and made again next time.
+        try:
+            return await call()
+        finally:
+            if self._owns_client and self._client is not None:
+                client, self._client = self._client, None
+                await client.aclose()
+
+    async def stream(
+        self,
+        input: str | Sequence[MessageParam] | None = None,
+        *,
+        history: Sequence[MessageParam] | None = None,
+        deps: Any = None,
+        checkpoint: CheckpointStore | None = None,
+        run_id: str | None = None,
+    ) -> AsyncGenerator[AgentEvent, None]:
+        """Run the agent, yielding events as they happen; the last is `RunFinished`.
+
+        Same arguments and errors as `run`. Text and reasoning arrive as deltas; the tool
+        calls of a turn are yielded as `ToolCallStarted` before they run and
+        `ToolCallFinished` once all of them are done. If you stop iterating early, close the
+        generator (``async with contextlib.aclosing(agent.stream(...)) as events:``) so the
+        HTTP response is released at once.
+
+        Yields:
+            `TextDelta`, `ReasoningDelta`, `StepFinished`, `ToolCallStarted`,
+            `ToolCallFinished`, then `RunFinished` with the same result `run` returns.
+        """
+        run = await self._start(input, history, deps, checkpoint, run_id, emit=True)
+        # Close the inner generator with this one, even when the caller stops early.
+        async with contextlib.aclosing(self._iterate(run)) as events:
+            async for event in events:
+                yield event
+
+    def as_tool(self, name: str, description: str) -> Tool[..., Any]:
+        """This agent as a tool another agent can call with a plain-text ``input``.
+
+        The sub-agent runs with the caller's ``deps``, and its usage is added to the caller's.
+
+        Args:
+            name: The tool's name.
+            description: What the tool does, for the calling model.
+
+        Returns:
+            A tool whose only parameter is ``input: str``.
+        """
+        agent = self
+
+        async def run_agent(ctx: RunContext[Any], input: str) -> Any:
+            """Hand a task to the agent.
+
+            Args:
+                ctx: The caller's run context; its deps are passed on.
+                input: The task or question, with everything the agent needs to know.
+            """
+            try:
+                result = await agent.run(input, deps=ctx.deps)
+            except AgentRunError as exc:
+                if isinstance(exc.usage, RunUsage):
+                    ctx.add_usage(exc.usage)
+                raise
+            ctx.add_usage(result.usage)
+            return result.output
+
+        return Tool.from_function(run_agent, name=name, description=description)
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def _start(
+        self,
+        input: str | Sequence[MessageParam] | None,
+        history: Sequence[MessageParam] | None,
+        deps: Any,
+        store: CheckpointStore | None,
+        run_id: str | None,
+        *,
+        emit: bool,
+    ) -> Run:
+        if store is not None:
+            run_id = run_id or uuid.uuid4().hex
+            saved = await store.load(run_id)
+            if saved is not None:
+                logger.info("resuming run %s at step %d", run_id, saved.steps)
+                return Run(saved, deps, emit, store, run_id)
+        messages: list[dict[str, Any]] = list(cast(Sequence[dict[str, Any]], history or ()))
+        run = Run(RunState(messages=messages), deps, emit, store, run_id)
+        if self.instructions is not None:
+            text = self.instructions
+            if not isinstance(text, str):
+                made = text(run.context())
+                text = await made if inspect.isawaitable(made) else made
+            system = {"role": "system", "content": text}
+            if messages and messages[0].get("role") in ("system", "developer"):
+                messages[0] = system
+            else:
+                messages.insert(0, system)
+        run.state.new_start = len(messages)
+        if isinstance(input, str):
+            messages.append({"role": "user", "content": input})
+        elif input is not None:
+            messages.extend(cast(Sequence[dict[str, Any]], input))
+        return run
+
+    async def _iterate(self, run: Run) -> AsyncGenerator[AgentEvent, None]:
+        """The loop: yields events when ``run.emit``, and always `RunFinished` last."""
+        state = run.state
+        try:
+            while True:
+                if state.pending:
+                    for event in await self._executor.run_tool_calls(run):
+                        yield event
+                elif state.steps and state.messages[-1].get("role") == "assistant":
+                    result = self._final(run)
+                    if result is not None:
+                        if run.store is not None and run.run_id is not None:
+                            await run.store.delete(run.run_id)
+                        logger.info(
+                            "run finished: %d steps, %d tokens",
+                            state.steps,
+                            state.usage.total_tokens,
+                        )
+                        yield RunFinished(result=result)
+                        return
+                final = state.steps >= self.max_steps
+                if final and (self._on_max_steps == "raise" or state.final_request):
+                    raise MaxStepsExceeded(
+                        self.max_steps, messages=state.messages, usage=state.usage
+                    )
+                if self.usage_limits is not None:
+                    hit = self.usage_limits.exceeded(state.usage)
+                    if hit is not None:
+                        raise UsageLimitExceeded(
+                            hit[1], limit=hit[0], messages=state.messages, usage=state.usage
+                        )
+                params = {**self._base, "messages": state.messages}
+                if final:
+                    state.final_request = True
+                    if self._tool_defs is not None:
+                        params["tool_choice"] = "none"
+                elif self._tool_choice is not None:
+                    forced = self._forced and state.steps > 0
+                    params["tool_choice"] = "auto" if forced else self._tool_choice
+                if self._hooks:
+                    ctx = run.context()
+                    for hook in self._hooks:
+                        await hook.before_request(ctx, params)
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("request %d: %d messages", state.steps + 1, len(state.messages))
+                if run.emit:
+                    async with self.client.stream(**params) as chunks:
+                        async for chunk in chunks:
+                            if chunk.choices:
+                                delta = chunk.choices[0].delta
+                                if delta.reasoning_content:
+                                    yield ReasoningDelta(text=delta.reasoning_content)
+                                if delta.content:
+                                    yield TextDelta(text=delta.content)
+                        completion = await chunks.get_final_completion()
+                else:
+                    completion = await self._model_request(params)
+                step_usage = self._record(run, completion)
+                await run.save()
+                if self._hooks:
+                    ctx = run.context()
+                    for hook in self._hooks:
+                        await hook.after_request(ctx, completion)
+                if run.emit:
+                    message = completion.choices[0].message
+                    yield StepFinished(step=state.steps, usage=step_usage, message=message)
+        except AgentKitError as exc:
+            if not exc.messages:
+                exc.messages = list(state.messages)
+            raise
+
+    async def _model_request(self, params: dict[str, Any]) -> ChatCompletion:
+        """The model-request side effect: request parameters in, completion out (both JSON)."""
+        return await self.client.complete(**params)
+
+    def _record(self, run: Run, completion: ChatCompletion) -> RunUsage:
+        """Add a completion to the state; returns the request's usage."""
+        state = run.state
+        if not completion.choices:
+            raise APIResponseError("the completion has no choices")
+        usage = RunUsage.from_usage(completion.usage)
+        state.usage = state.usage + usage
+        state.steps += 1
+        message = completion.choices[0].message
+        echo = self._reasoning == "always" or (
+            self._reasoning == "tool_calls" and bool(message.tool_calls)
+        )
+        param = message.to_param(reasoning=echo)
+        state.messages.append(cast(dict[str, Any], param))
+        state.reasoning = message.reasoning_content
+        if message.tool_calls:
+            if state.final_request:
+                raise MaxStepsExceeded(self.max_steps, messages=state.messages, usage=state.usage)
+            state.pending = cast(list[dict[str, Any]], param["tool_calls"])
+            state.results = {}
+        return usage
+
+    def _final(self, run: Run) -> RunResult[OutputT] | None:
+        """Validate the last answer; None when it was sent back to the model to correct."""
+        state = run.state
+        content = state.messages[-1].get("content")
+        try:
+            output = self._output.validate(content if isinstance(content, str) else None)
+        except OutputError as exc:
+            error = exc.message
+            if state.final_request or state.output_retries >= self._output_retries:
+                raise OutputValidationError(
+                    f"the answer does not match {self._output_name}: {error}",
+                    errors=error,
+                    messages=state.messages,
+                    usage=state.usage,
+                ) from exc
+            state.output_retries += 1
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("answer rejected (retry %d): %s", state.output_retries, error)
+            state.messages.append({"role": "user", "content": error})
+            return None
+        messages = list(state.messages)
+        return RunResult(
+            output=output,
+            messages=messages,
+            new_messages=messages[state.new_start :],
+            usage=state.usage,
+            steps=state.steps,
+            reasoning=state.reasoning,
+            run_id=run.run_id,
+        )

@@ -1,0 +1,167 @@
+"""Durable runs: the state of a run as JSON, and where to keep it between steps.
+
+An agent run has exactly two kinds of side effect: a model request and a tool call. With
+``Agent.run(..., checkpoint=store, run_id=...)`` the run saves its `RunState` after every model
+request and after every tool call, so a run stopped by a crash, a deploy or a cancellation
+resumes where it stopped: tool calls that completed are not run again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import anyio.to_thread
+
+from agentkit.result import RunUsage
+
+__all__ = ["CheckpointStore", "FileCheckpointStore", "RunState"]
+
+_VERSION = 1
+
+
+@dataclass(kw_only=True)
+class RunState:
+    """Everything needed to continue a run; mutable, owned by the run that is executing it."""
+
+    messages: list[dict[str, Any]]
+    """The conversation so far, history included."""
+    new_start: int = 0
+    """Index in ``messages`` of the first message this run added."""
+    usage: RunUsage = field(default_factory=RunUsage)
+    """Usage of the requests made so far."""
+    steps: int = 0
+    """Model requests made so far."""
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    """Tool calls of the last assistant message that still need a reply (wire form)."""
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Completed pending calls by position (``"0"``, ``"1"``...): ``{"content", "is_error",
+    "duration"}``; positions, because some servers send empty or repeated call ids."""
+    output_retries: int = 0
+    """Output validation retries used."""
+    final_request: bool = False
+    """True once the tools-off request made after ``max_steps`` has been sent."""
+    reasoning: str | None = None
+    """``reasoning_content`` of the last assistant message received."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The state as JSON data (a snapshot: later changes to the run don't affect it)."""
+        return {
+            "version": _VERSION,
+            "messages": list(self.messages),
+            "new_start": self.new_start,
+            "usage": self.usage.to_dict(),
+            "steps": self.steps,
+            "pending": list(self.pending),
+            "results": dict(self.results),
+            "output_retries": self.output_retries,
+            "final_request": self.final_request,
+            "reasoning": self.reasoning,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunState:
+        """Rebuild a state saved with `to_dict`.
+
+        Raises:
+            ValueError: The data was written by an unknown version of agentkit.
+        """
+        if data.get("version") != _VERSION:
+            raise ValueError(f"unsupported run state version: {data.get('version')!r}")
+        return cls(
+            messages=list(data["messages"]),
+            new_start=data["new_start"],
+            usage=RunUsage(**data["usage"]),
+            steps=data["steps"],
+            pending=list(data["pending"]),
+            results=dict(data["results"]),
+            output_retries=data["output_retries"],
+            final_request=data["final_request"],
+            reasoning=data["reasoning"],
+        )
+
+
+class CheckpointStore(Protocol):
+    """Where a run keeps its state between steps; implement it over any database.
+
+    ``save`` must replace the previous state of ``run_id`` atomically: a reader sees the old
+    state or the new one, never a mix. It must read ``state`` before its first ``await`` (or copy
+    it with `RunState.to_dict`), because the run goes on changing it.
+    """
+
+    async def save(self, run_id: str, state: RunState) -> None:
+        """Store ``state`` as the latest state of ``run_id``."""
+        ...
+
+    async def load(self, run_id: str) -> RunState | None:
+        """The latest state saved for ``run_id``, or None if there is none."""
+        ...
+
+    async def delete(self, run_id: str) -> None:
+        """Forget ``run_id`` (done when its run finishes); no error if it is unknown."""
+        ...
+
+
+class FileCheckpointStore:
+    """Keeps each run's state in ``<directory>/<run_id>.json``, replaced atomically.
+
+    Each save writes a temporary file in the same directory, flushes it to disk and renames it
+    over the old one with `os.replace`, so a crash mid-save leaves the previous state intact.
+    File I/O runs in a worker thread, off the event loop.
+
+    Args:
+        directory: Where the files go; created if missing.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        """The directory holding one JSON file per run."""
+
+    def _path(self, run_id: str) -> Path:
+        # A run id becomes a file name: refuse anything that could escape the directory.
+        if not run_id or run_id in {".", ".."} or any(c in run_id for c in "/\\\0"):
+            raise ValueError(f"run_id {run_id!r} cannot be used as a file name")
+        return self.directory / f"{run_id}.json"
+
+    async def save(self, run_id: str, state: RunState) -> None:
+        """Write ``state`` to ``<run_id>.json`` atomically."""
+        data = json.dumps(state.to_dict(), ensure_ascii=False)  # snapshot before any await
+        await anyio.to_thread.run_sync(_write_atomic, self._path(run_id), data)
+
+    async def load(self, run_id: str) -> RunState | None:
+        """Read ``<run_id>.json``, or None if it does not exist."""
+        text = await anyio.to_thread.run_sync(_read, self._path(run_id))
+        return None if text is None else RunState.from_dict(json.loads(text))
+
+    async def delete(self, run_id: str) -> None:
+        """Remove ``<run_id>.json`` if it exists."""
+        await anyio.to_thread.run_sync(_unlink, self._path(run_id))
+
+
+def _write_atomic(path: Path, data: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def _unlink(path: Path) -> None:
+    path.unlink(missing_ok=True)
