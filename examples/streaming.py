@@ -1,0 +1,59 @@
+"""Stream an agent run: text as it arrives, tool calls as they start and finish.
+
+`Agent.stream` yields events; the last one, `RunFinished`, carries the same result `run` returns.
+
+Run: AGENTKIT_BASE_URL=http://127.0.0.1:8000/v1 python examples/streaming.py
+(any OpenAI-compatible server; `agentkit demo` serves an offline one).
+"""
+
+import os
+
+import anyio
+
+from agentkit import (
+    Agent,
+    ReasoningDelta,
+    RunFinished,
+    StepFinished,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from agentkit.tools import tool
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Get the current weather for a city.
+
+    Args:
+        city: City name, e.g. "Paris".
+    """
+    return f"{city}: 18°C, partly cloudy"
+
+
+async def main() -> None:
+    agent = Agent(
+        os.environ.get("AGENTKIT_MODEL", "agentkit-demo"),
+        instructions="Answer briefly.",
+        tools=[get_weather],
+    )
+    async for event in agent.stream("What is the weather in Paris and in Tokyo?"):
+        if isinstance(event, TextDelta):
+            print(event.text, end="", flush=True)
+        elif isinstance(event, ReasoningDelta):
+            print(event.text, end="", flush=True)  # a reasoning model's thinking
+        elif isinstance(event, StepFinished):
+            print()  # the model's turn is over: a line break before tool calls or the end
+        elif isinstance(event, ToolCallStarted):
+            print(f"-> {event.name}({event.arguments})")
+        elif isinstance(event, ToolCallFinished):
+            print(f"<- {event.name}: {event.content} ({event.duration * 1000:.1f} ms)")
+        elif isinstance(event, RunFinished):
+            usage = event.result.usage
+            print(f"[{event.result.steps} steps, {usage.total_tokens} tokens]")
+    await agent.client.aclose()
+
+
+if __name__ == "__main__":
+    anyio.run(main)

@@ -1,0 +1,496 @@
+"""The `agentkit` command, in-process through main() and once as a real subprocess."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agentkit._demo import DEMO_MODEL, DISCLAIMER, get_weather
+from agentkit.cli import DEFAULT_MODEL, main
+from agentkit.testing import FakeServer, delay, http_error, text, tool_calls
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
+    """A scripted server the environment points at, as a real endpoint would be."""
+    with FakeServer(models=("model-a", "model-b")) as running:
+        monkeypatch.setenv("AGENTKIT_BASE_URL", running.url)
+        monkeypatch.setenv("AGENTKIT_API_KEY", "sk-test")
+        yield running
+
+
+@pytest.fixture
+def tools_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory of tool modules, made the cwd (sys.path is restored afterwards)."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cli_tools_ok.py").write_text(
+        textwrap.dedent('''
+        from agentkit.tools import tool
+
+        NOT_CALLABLE = 42
+        nameless = lambda text: text  # noqa: E731
+
+        @tool(name="whisper")
+        def quiet(text: str) -> str:
+            """Whisper the text back."""
+            return text.lower()
+
+        def shout(text: str) -> str:
+            """Shout the text back."""
+            return text.upper()
+        ''')
+    )
+    (tmp_path / "cli_tools_broken.py").write_text("raise RuntimeError('broken on purpose')\n")
+    return tmp_path
+
+
+def stdin(monkeypatch: pytest.MonkeyPatch, *lines: str) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+
+def test_demo_offline_shows_every_step(capsys: pytest.CaptureFixture[str]):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert f"offline: {DISCLAIMER}" in out
+    assert '→ get_weather(city="Paris")' in out
+    assert '→ get_weather(city="Tokyo")' in out
+    assert f"← get_weather: {get_weather('Paris')}" in out
+    assert "→ calculate(expression=" in out
+    assert "▸ thinking (" in out  # collapsed
+    assert "step 3: answer" in out
+    assert "Here is what I found:" in out
+    assert "usage: 3 requests" in out
+
+
+def test_demo_custom_prompt_with_reasoning_expanded(capsys: pytest.CaptureFixture[str]):
+    assert main(["demo", "--show-reasoning", "what is 2 ** 10"]) == 0
+    out = capsys.readouterr().out
+    assert "  thinking: Relevant tools: calculate" in out
+    assert "2 ** 10 = 1024" in out
+
+
+def test_demo_without_rich_prints_plain_text(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setitem(sys.modules, "rich", None)  # import rich -> ImportError
+    monkeypatch.setitem(sys.modules, "rich.console", None)
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert f"offline: {DISCLAIMER}" in out
+    assert "← calculate: " in out
+    assert "\x1b[" not in out
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_demo_on_a_terminal_uses_colour_and_a_spinner(monkeypatch: pytest.MonkeyPatch):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert main(["demo", "what is 6*7"]) == 0
+    out = terminal.getvalue()
+    assert "\x1b[" in out  # rich styles
+    assert "6*7 = 42" in out
+
+
+def test_demo_online_uses_the_configured_model(
+    server: FakeServer, capsys: pytest.CaptureFixture[str]
+):
+    server.enqueue(tool_calls(("get_weather", {"city": "Oslo"})), text("Cold in Oslo."))
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert DISCLAIMER not in out
+    assert f"model {DEFAULT_MODEL} at {server.url}" in out
+    assert "Cold in Oslo." in out
+    assert [r["model"] for r in server.requests] == [DEFAULT_MODEL] * 2
+    assert [t["function"]["name"] for t in server.requests[0]["tools"]] == [
+        "get_weather",
+        "calculate",
+        "get_time",
+    ]
+
+
+# --- run ------------------------------------------------------------------------------------
+
+
+def test_run_prints_the_answer_on_stdout_and_progress_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+):
+    assert main(["run", "what is 12*7 + 3"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "12*7 + 3 = 87\n"
+    assert '→ calculate(expression="12*7 + 3")' in captured.err
+    assert DISCLAIMER in captured.err
+
+
+def test_run_json(capsys: pytest.CaptureFixture[str]):
+    assert main(["run", "--json", "weather in Paris"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(data) == ["output", "messages", "usage", "steps"]
+    assert data["output"] == get_weather("Paris")
+    assert data["steps"] == 2
+    assert [m["role"] for m in data["messages"]] == ["user", "assistant", "tool", "assistant"]
+    assert data["usage"]["requests"] == 2
+    assert data["usage"]["total_tokens"] > 0
+
+
+def test_run_with_a_tool_from_a_module(tools_dir: Path, capsys: pytest.CaptureFixture[str]):
+    assert main(["run", "--tool", "cli_tools_ok:shout", 'shout "hello"']) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "HELLO\n"
+    assert '→ shout(text="hello")' in captured.err
+
+
+def test_run_with_tool_objects_and_several_tools(
+    tools_dir: Path, capsys: pytest.CaptureFixture[str]
+):
+    argv = [
+        "run",
+        "--tool",
+        "cli_tools_ok:shout",
+        "--tool",
+        "cli_tools_ok:quiet",
+        'whisper "HeLLo"',
+    ]
+    assert main(argv) == 0
+    assert capsys.readouterr().out == "hello\n"
+
+
+def test_run_shows_raw_arguments_and_failed_calls(
+    server: FakeServer, capsys: pytest.CaptureFixture[str]
+):
+    server.enqueue(tool_calls(("nothing", "{bad"), ("nothing", "[1]")), text("done"))
+    assert main(["run", "go"]) == 0
+    err = capsys.readouterr().err
+    assert "→ nothing({bad)" in err
+    assert "→ nothing([1])" in err
+    assert "✗ nothing: " in err
+
+
+def test_run_online_with_model_option_and_env(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    server.enqueue(text("one"), text("two"))
+    assert main(["run", "--model", "model-b", "--instructions", "Be brief.", "hi"]) == 0
+    monkeypatch.setenv("AGENTKIT_MODEL", "model-a")
+    assert main(["run", "hi"]) == 0
+    assert capsys.readouterr().out == "one\ntwo\n"
+    assert [r["model"] for r in server.requests] == ["model-b", "model-a"]
+    assert server.requests[0]["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert "tools" not in server.requests[0]  # online: only the tools you pass
+
+
+def test_offline_flag_wins_over_a_configured_key(
+    server: FakeServer, capsys: pytest.CaptureFixture[str]
+):
+    assert main(["run", "--offline", "what is 1+1"]) == 0
+    assert capsys.readouterr().out == "1+1 = 2\n"
+    assert server.requests == []
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+def test_models_offline(capsys: pytest.CaptureFixture[str]):
+    assert main(["models"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"{DEMO_MODEL}\n"
+    assert DISCLAIMER in captured.err
+
+
+def test_models_online(server: FakeServer, capsys: pytest.CaptureFixture[str]):
+    assert main(["models"]) == 0
+    assert capsys.readouterr().out == "model-a\nmodel-b\n"
+
+
+# --- chat -----------------------------------------------------------------------------------
+
+
+def test_chat_save_reset_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    saved = tmp_path / "conversation.json"
+    stdin(
+        monkeypatch,
+        "What's the weather in Paris?",
+        f"/save {saved}",
+        "/reset",
+        "and in London?",
+        f"/load {saved}",
+        "and in London?",
+        "/exit",
+        "never read",
+    )
+    assert main(["chat"]) == 0
+    out = capsys.readouterr().out
+    assert "commands: /exit, /reset, /save FILE, /load FILE" in out
+    assert f"saved 4 messages to {saved}" in out
+    assert "conversation cleared" in out
+    assert f"loaded 4 messages from {saved}" in out
+    # after /reset the follow-up has no context; after /load it has, and calls the tool again
+    assert "None of my tools" in out
+    assert f"← get_weather: {get_weather('London')}" in out
+    messages = json.loads(saved.read_text())
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant"]
+    assert messages[-1]["content"] == get_weather("Paris")
+
+
+def test_chat_ends_at_end_of_input_and_prompts_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setattr(sys, "stdin", FakeTerminal("\nwhat is 3*3\n"))
+    assert main(["chat", "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert "3*3 = 9" in out
+    assert out.count("you> ") == 3  # one per line read, and one at the end of input
+
+
+def test_chat_command_errors_keep_the_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "object.json").write_text('{"messages": "nope"}')
+    (tmp_path / "wrapped.json").write_text('{"messages": [{"role": "user", "content": "x"}]}')
+    stdin(
+        monkeypatch,
+        "/save",
+        "/load",
+        f"/load {tmp_path / 'missing.json'}",
+        f"/load {tmp_path / 'bad.json'}",
+        f"/load {tmp_path / 'object.json'}",
+        f"/save {tmp_path / 'no-such-dir' / 'x.json'}",
+        f"/load {tmp_path / 'wrapped.json'}",
+        "/bogus",
+        "/quit",
+    )
+    assert main(["chat"]) == 0
+    out = capsys.readouterr().out
+    assert "usage: /save FILE" in out
+    assert "usage: /load FILE" in out
+    assert out.count("cannot load") == 3
+    assert "expected a JSON list of messages" in out
+    assert "cannot save:" in out
+    assert "loaded 1 messages" in out
+    assert "unknown command /bogus" in out
+
+
+def test_chat_survives_a_failed_turn(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    server.enqueue(http_error(400, "bad thing"), text("fine now"))
+    stdin(monkeypatch, "first", "second")
+    assert main(["chat", "--model", "model-a"]) == 0
+    out = capsys.readouterr().out
+    assert "error: BadRequestError: HTTP 400: bad thing" in out
+    assert "fine now" in out
+    assert [m["content"] for m in server.requests[1]["messages"]] == ["second"]
+
+
+# --- errors and exit codes ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["bogus"],
+        ["run"],
+        ["demo", "--offline", "--online"],
+        ["run", "--max-steps", "x", "hi"],
+        ["chat", "--max-steps", "0"],
+    ],
+)
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]):
+    assert main(argv) == 2
+    assert "usage: agentkit" in capsys.readouterr().err
+
+
+def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]):
+    assert main(["--help"]) == 0
+    assert "exit codes: 0 ok, 1 run failed, 2 usage error, 130 interrupted" in (
+        capsys.readouterr().out
+    )
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("agentkit ")
+
+
+def test_online_without_a_key_is_a_usage_error(capsys: pytest.CaptureFixture[str]):
+    assert main(["run", "--online", "hi"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("agentkit: error: --online needs an API key: set AGENTKIT_API_KEY")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("no_colon", "expected module:function"),
+        ("cli_tools_missing:f", "cannot import 'cli_tools_missing': No module named"),
+        ("cli_tools_ok:missing", "'cli_tools_ok' has no attribute 'missing'"),
+        ("cli_tools_ok:NOT_CALLABLE", "'NOT_CALLABLE' is a int, not a function"),
+        ("cli_tools_ok:nameless", "invalid tool name '<lambda>'"),
+        ("cli_tools_broken:f", "importing 'cli_tools_broken' raised RuntimeError: broken"),
+    ],
+)
+def test_bad_tool_paths_exit_2(
+    tools_dir: Path, spec: str, message: str, capsys: pytest.CaptureFixture[str]
+):
+    assert main(["run", "--tool", spec, "hi"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"agentkit: error: --tool {spec!r}: ")
+    assert message in err
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_endpoint_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setenv("AGENTKIT_API_KEY", "sk-test")
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    assert main(["run", "--base-url", url, "hi"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"agentkit: error: cannot reach {url} (")
+    assert "Traceback" not in err
+
+
+def test_server_errors_exit_1(server: FakeServer, capsys: pytest.CaptureFixture[str]):
+    server.enqueue(http_error(401, "bad key"))
+    assert main(["run", "hi"]) == 1
+    assert "AuthenticationError: HTTP 401: bad key" in capsys.readouterr().err
+
+
+def test_a_run_that_never_answers_exits_1(server: FakeServer, capsys: pytest.CaptureFixture[str]):
+    server.enqueue(tool_calls(("nothing", {})))
+    assert main(["run", "--json", "--max-steps", "1", "loop"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "MaxStepsExceeded: no final answer after 1 model requests" in captured.err
+
+
+# --- as a real process ----------------------------------------------------------------------
+
+
+def subprocess_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AGENTKIT_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return env
+
+
+def first_line(process: subprocess.Popen[str], timeout: float = 20) -> str:
+    """The process's first line of output, waiting at most ``timeout`` seconds."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    assert ready, f"no output within {timeout} s"
+    return process.stdout.readline()
+
+
+def test_python_m_agentkit_demo():
+    done = subprocess.run(
+        [sys.executable, "-m", "agentkit", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=subprocess_env(),
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert DISCLAIMER in done.stdout
+    assert "Here is what I found:" in done.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_exits_130():
+    with subprocess.Popen(
+        [sys.executable, "-m", "agentkit", "chat"],
+        stdin=subprocess.PIPE,  # kept open: the chat waits for a line
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+    ) as process:
+        assert first_line(process).startswith("offline: ")  # it is up
+        process.send_signal(signal.SIGINT)
+        try:
+            _, err = process.communicate(timeout=20)
+        finally:
+            process.kill()
+    assert process.returncode == 130
+    assert err.strip() == "agentkit: interrupted"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_serve_prints_the_url_and_stops_on_ctrl_c():
+    with subprocess.Popen(
+        [sys.executable, "-m", "agentkit", "serve"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+    ) as process:
+        line = first_line(process)
+        try:
+            assert line.startswith("export AGENTKIT_BASE_URL=http://127.0.0.1:")
+            url = line.split("=")[1].split()[0]
+            models = httpx.get(f"{url}/models", timeout=10).json()
+            assert [m["id"] for m in models["data"]] == [DEMO_MODEL]
+        finally:
+            process.send_signal(signal.SIGINT)
+            _, err = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert DISCLAIMER[:-1] in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_during_a_model_request_exits_130_at_once():
+    with FakeServer() as server:
+        server.enqueue(delay(30, "too late"))
+        env = {**subprocess_env(), "AGENTKIT_BASE_URL": server.url, "AGENTKIT_API_KEY": "k"}
+        with subprocess.Popen(
+            [sys.executable, "-m", "agentkit", "run", "hello"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        ) as process:
+            deadline = time.monotonic() + 20
+            while not server.requests and time.monotonic() < deadline:
+                time.sleep(0.05)  # until the request is in flight
+            assert server.requests, "the request never arrived"
+            started = time.monotonic()
+            process.send_signal(signal.SIGINT)
+            try:
+                out, err = process.communicate(timeout=20)
+            finally:
+                process.kill()
+    assert process.returncode == 130
+    assert time.monotonic() - started < 10  # not after the 30 s reply
+    assert err.strip().endswith("agentkit: interrupted")
+    assert out == ""
