@@ -17,6 +17,7 @@ from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin, overl
 
 from pydantic import TypeAdapter, ValidationError
 
+from agentkit._strict import NotStrict, StrictRules, drop_titles, nullable, resolve, to_strict
 from agentkit.errors import InvalidRequestError
 from agentkit.types import JSONSchema
 
@@ -78,14 +79,14 @@ class OutputSpec(Generic[T]):
             raise InvalidRequestError(
                 f"output_type {name} cannot be turned into a JSON Schema: {exc}"
             ) from exc
-        schema, self.wrapped = _object_root(_drop_titles(schema))
+        schema, self.wrapped = _object_root(drop_titles(schema))
         self._schema = schema  # the loose form: which properties really are optional
         sent = schema
         if strict is not False:
             try:
-                sent = _strict(schema)
+                sent = to_strict(schema, _RULES, "$")
                 self.strict = True
-            except _NotStrict as exc:
+            except NotStrict as exc:
                 if strict:
                     raise InvalidRequestError(
                         f"output_type {name} cannot use strict structured outputs: {exc}; "
@@ -199,29 +200,6 @@ def _schema_name(output_type: Any) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]+", "_", text).strip("_")[:64] or "output"
 
 
-_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_SUBSCHEMA_MAPS = ("properties", "$defs", "patternProperties")
-_SUBSCHEMAS = ("items", "additionalProperties", "not", "contains")
-
-
-def _children(schema: JSONSchema) -> list[JSONSchema]:
-    """The sub-schemas of a node (never values such as ``default`` or ``enum``, nor names)."""
-    found = [s for key in _SUBSCHEMAS if isinstance(s := schema.get(key), dict)]
-    for key in _SUBSCHEMA_LISTS:
-        found.extend(s for s in schema.get(key, ()) if isinstance(s, dict))
-    for key in _SUBSCHEMA_MAPS:
-        found.extend(s for s in schema.get(key, {}).values() if isinstance(s, dict))
-    return found
-
-
-def _drop_titles(schema: JSONSchema) -> JSONSchema:
-    """Remove pydantic's generated titles by structure, so a property named ``title`` survives."""
-    schema.pop("title", None)
-    for child in _children(schema):
-        _drop_titles(child)
-    return schema
-
-
 def _object_root(schema: JSONSchema) -> tuple[JSONSchema, bool]:
     """Make the root an object schema, wrapping anything else as ``{"result": ...}``."""
     defs = schema.pop("$defs", None)
@@ -243,19 +221,9 @@ def _object_root(schema: JSONSchema) -> tuple[JSONSchema, bool]:
 
 # --- strict mode ---------------------------------------------------------------------------
 
-# What OpenAI's structured outputs accept in strict mode. Anything else is removed; removed
-# constraints are restated in the description so the model still sees them, and our validator
-# still enforces them (a violation comes back to the model as an OutputError).
-_STRICT_KEYWORDS = frozenset(
-    {
-        "type", "properties", "required", "additionalProperties", "items", "anyOf", "$ref",
-        "$defs", "enum", "const", "description", "pattern", "format", "multipleOf", "maximum",
-        "minimum", "exclusiveMaximum", "exclusiveMinimum", "minItems", "maxItems",
-    }
-)  # fmt: skip
-_STRICT_FORMATS = frozenset(
-    {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"}
-)
+# Removed constraints are restated in the description so the model still sees them, and our
+# validator still enforces them (a violation comes back to the model as an OutputError).
+# Keywords strict mode cannot express make the spec fall back to non-strict instead.
 _NOTED = frozenset(
     {"default", "minLength", "maxLength", "uniqueItems", "format", "examples", "minProperties",
      "maxProperties"}
@@ -265,108 +233,23 @@ _BEYOND_STRICT = frozenset(
      "propertyNames", "unevaluatedProperties", "unevaluatedItems", "patternProperties",
      "prefixItems"}
 )  # fmt: skip
-_ANNOTATIONS = ("description", "default", "examples")  # stay on a property wrapped as nullable
-
-
-class _NotStrict(Exception):
-    """The schema uses something strict mode cannot express; the message says what and where."""
-
-
-def _strict(schema: JSONSchema) -> JSONSchema:
-    """The schema under OpenAI's strict rules, or `_NotStrict` if it cannot be expressed.
-
-    Every object gets ``additionalProperties: false`` and lists all its properties as required;
-    a property that was optional becomes nullable, and `_drop_strict_nulls` turns the model's
-    null back into "left out" before validation, so pydantic applies the default.
-    """
-    strict = copy.deepcopy(schema)
-    defs = strict.get("$defs", {})
-    _strictify(strict, defs, "$")
-    for name, sub in defs.items():
-        _strictify(sub, defs, f"$defs.{name}")
-    return strict
-
-
-def _strictify(node: JSONSchema, defs: JSONSchema, path: str) -> None:
-    if "oneOf" in node:  # pydantic's discriminated unions; strict mode only knows anyOf
-        node["anyOf"] = node.pop("oneOf")
-    if isinstance(node.get("allOf"), list) and len(node["allOf"]) == 1:
-        node.update({**node.pop("allOf")[0], **node})
-    _drop_unsupported(node, path)
-    ref = node.get("$ref")
-    if isinstance(ref, str) and len(node) > 1:
-        # strict mode rejects keywords beside $ref (pydantic puts a description there): inline
-        # the target, the node's own keywords winning
-        target = defs.get(ref.removeprefix("#/$defs/"))
-        if not ref.startswith("#/$defs/") or target is None:  # pragma: no cover - pydantic's own
-            raise _NotStrict(f"an unresolvable $ref {ref!r} at {path}")
-        del node["$ref"]
-        node.update({**copy.deepcopy(target), **node})
-        _drop_unsupported(node, path)
-    if not any(k in node for k in ("type", "anyOf", "$ref", "enum", "const")):
-        raise _NotStrict(f"an open-ended value (Any) at {path}")
-    if node.get("type") == "object" or "properties" in node:
-        if node.get("additionalProperties") not in (None, False) or "properties" not in node:
-            raise _NotStrict(f"an open-ended object (dict[str, ...]) at {path}")
-        node["additionalProperties"] = False
-        required = set(node.get("required", ()))
-        for name, prop in node["properties"].items():
-            if name not in required and not _nullable(prop, defs):
-                outer = {k: prop.pop(k) for k in _ANNOTATIONS if k in prop}
-                node["properties"][name] = {"anyOf": [prop, {"type": "null"}], **outer}
-        node["required"] = list(node["properties"])
-    for name, sub in node.get("properties", {}).items():
-        _strictify(sub, defs, f"{path}.{name}")
-    for i, sub in enumerate(node.get("anyOf", ())):
-        _strictify(sub, defs, f"{path}[{i}]")
-    if isinstance(node.get("items"), dict):
-        _strictify(node["items"], defs, f"{path}[]")
-    elif node.get("type") == "array":
-        raise _NotStrict(f"an array without an item type at {path}")
-
-
-def _drop_unsupported(node: JSONSchema, path: str) -> None:
-    """Remove keywords strict mode rejects, restating value constraints in the description."""
-    notes = []
-    for key in [k for k in node if k not in _STRICT_KEYWORDS or k == "format"]:
-        if key in _BEYOND_STRICT:
-            raise _NotStrict(f"{key!r} (e.g. a tuple or an intersection) at {path}")
-        if key == "format" and node[key] in _STRICT_FORMATS:
-            continue
-        value = node.pop(key)
-        if key in _NOTED and not (key == "default" and value is None):
-            notes.append(f"{key}: {json.dumps(value, default=str)}")
-    if notes:
-        text = node.get("description", "")
-        node["description"] = (text + " " if text else "") + f"({'; '.join(notes)})"
-
-
-def _resolve(node: JSONSchema, defs: JSONSchema) -> JSONSchema:
-    ref = node.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        target = defs.get(ref.removeprefix("#/$defs/"), {})
-        return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    return node
-
-
-def _nullable(node: JSONSchema, defs: JSONSchema) -> bool:
-    node = _resolve(node, defs)
-    kind = node.get("type")
-    if kind == "null" or (isinstance(kind, list) and "null" in kind):
-        return True
-    if node.get("const", 0) is None or None in node.get("enum", ()):
-        return True
-    return any(_nullable(s, defs) for key in ("anyOf", "oneOf") for s in node.get(key, ()))
+_RULES = StrictRules(
+    noted=_NOTED,
+    rejected=_BEYOND_STRICT,
+    # A property that was optional becomes nullable, and `_drop_strict_nulls` turns the model's
+    # null back into "left out" before validation, so pydantic applies the default.
+    optional_nullable=("description", "default", "examples"),
+)
 
 
 def _drop_strict_nulls(value: Any, node: JSONSchema, defs: JSONSchema, at: tuple[Any, ...]) -> None:
     """Remove the nulls strict mode made the model send for optional properties, in place.
 
-    ``node`` is the loose schema (before `_strict`); ``at`` says where ``value`` sits in it.
+    ``node`` is the loose schema (before `to_strict`); ``at`` says where ``value`` sits in it.
     """
     for part in at:  # only ever ("result",): step from the wrapper to the wrapped value
-        node = _resolve(node, defs).get("properties", {}).get(part, {})
-    node = _resolve(node, defs)
+        node = resolve(node, defs).get("properties", {}).get(part, {})
+    node = resolve(node, defs)
     for key in ("anyOf", "oneOf", "allOf"):
         for sub in node.get(key, ()):
             _drop_strict_nulls(value, sub, defs, ())
@@ -376,7 +259,7 @@ def _drop_strict_nulls(value: Any, node: JSONSchema, defs: JSONSchema, at: tuple
         for name, sub in props.items():
             if name not in value:
                 continue
-            if value[name] is None and name not in required and not _nullable(sub, defs):
+            if value[name] is None and name not in required and not nullable(sub, defs):
                 del value[name]  # "left out": pydantic fills in the default
             else:
                 _drop_strict_nulls(value[name], sub, defs, ())

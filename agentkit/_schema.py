@@ -9,7 +9,6 @@ either schema for OpenAI's strict mode.
 from __future__ import annotations
 
 import collections.abc
-import copy
 import functools
 import inspect
 import json
@@ -25,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUseDefault
 
+from agentkit._strict import NotStrict, StrictRules, drop_titles, nullable, or_null, to_strict
 from agentkit.context import RunContext
 from agentkit.errors import ToolDefinitionError
 from agentkit.types import JSONSchema
@@ -269,8 +269,7 @@ def _build_schema(
         schema = model.model_json_schema()
     except Exception as exc:
         raise _culprit(label, fields, bindings, exc) from exc
-    schema.pop("title", None)
-    _drop_titles(schema)
+    drop_titles(schema)
     schema.setdefault("properties", {})  # OpenAI wants an object schema even without params
     return schema
 
@@ -291,28 +290,6 @@ def _culprit(
                 f"Schema ({shown!r}): {why}"
             )
     return ToolDefinitionError(f"{label}: cannot build the parameters schema: {exc}")
-
-
-_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_SUBSCHEMA_MAPS = ("properties", "$defs", "patternProperties")
-_SUBSCHEMAS = ("items", "additionalProperties", "not", "contains")
-
-
-def _children(schema: JSONSchema) -> list[JSONSchema]:
-    """The sub-schemas of a schema node (never values such as `default`, `enum` or names)."""
-    found = [s for key in _SUBSCHEMAS if isinstance(s := schema.get(key), dict)]
-    for key in _SUBSCHEMA_LISTS:
-        found.extend(s for s in schema.get(key, ()) if isinstance(s, dict))
-    for key in _SUBSCHEMA_MAPS:
-        found.extend(s for s in schema.get(key, {}).values() if isinstance(s, dict))
-    return found
-
-
-def _drop_titles(schema: JSONSchema) -> None:
-    """Remove pydantic's generated titles, by structure: a property named `title` survives."""
-    for child in _children(schema):
-        child.pop("title", None)
-        _drop_titles(child)
 
 
 def _format_errors(exc: ValidationError) -> str:
@@ -391,17 +368,13 @@ class JSONSchemaArgs:
 
 # --- strict mode -----------------------------------------------------------------------------
 
-_STRICT_KEYWORDS = frozenset(
-    {
-        "type", "properties", "required", "additionalProperties", "items", "anyOf", "$ref",
-        "$defs", "enum", "const", "description", "pattern", "format", "multipleOf", "maximum",
-        "minimum", "exclusiveMaximum", "exclusiveMinimum", "minItems", "maxItems",
-    }
-)  # fmt: skip
-_STRICT_FORMATS = frozenset(
-    {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"}
+# Keywords strict mode lacks are removed (the validator still enforces them on our side); a
+# tool fails at definition only for what it cannot express at all (see `strict_schema`).
+_RULES = StrictRules(
+    noted=frozenset({"default", "minLength", "maxLength", "uniqueItems", "format"}),
+    rejected=frozenset({"prefixItems", "patternProperties"}),
+    lenient=True,  # hand-written schemas may use `#/definitions/...` and untyped arrays
 )
-_NOTED = frozenset({"default", "minLength", "maxLength", "uniqueItems", "format"})
 
 
 def strict_schema(parameters: JSONSchema) -> JSONSchema:
@@ -416,77 +389,30 @@ def strict_schema(parameters: JSONSchema) -> JSONSchema:
         ToolDefinitionError: A construct strict mode cannot express: open-ended objects
             (``dict[str, X]``, ``Any``), fixed-length tuples.
     """
-    schema = copy.deepcopy(parameters)
-    defs = schema.get("$defs", {})
-    _strictify(schema, defs, "parameters")
+    try:
+        schema = to_strict(parameters, _RULES, "parameters")
+    except NotStrict as exc:
+        raise ToolDefinitionError(_explain(exc)) from None
     optional = set(schema.get("properties", {})) - set(parameters.get("required", ()))
     for name in optional:
         prop = schema["properties"][name]
-        if not _nullable(prop):
-            outer = {k: prop.pop(k) for k in ("description",) if k in prop}
-            schema["properties"][name] = {"anyOf": [prop, {"type": "null"}], **outer}
+        if not nullable(prop, {}):  # $refs unresolved: a hand-written def may refer to itself
+            schema["properties"][name] = or_null(prop, ("description",))
     return schema
 
 
-def _strictify(schema: JSONSchema, defs: JSONSchema, path: str) -> None:
-    if "$ref" in schema and len(schema) > 1:  # OpenAI ignores or rejects $ref siblings: inline
-        target = defs.get(schema["$ref"].rsplit("/", 1)[-1])
-        if target is not None and schema["$ref"].startswith("#/$defs/"):
-            ref = schema.pop("$ref")
-            merged = {**copy.deepcopy(target), **schema}
-            schema.clear()
-            schema.update(merged)
-            if "$ref" in schema:  # pragma: no cover - a def that is itself a bare ref
-                schema["$ref"] = ref
-    if "oneOf" in schema:  # pydantic's discriminated unions; strict mode only knows anyOf
-        schema["anyOf"] = schema.pop("oneOf")
-    if "allOf" in schema and len(schema["allOf"]) == 1:
-        schema.update({**schema.pop("allOf")[0], **schema})
-    if "prefixItems" in schema:
-        raise ToolDefinitionError(
-            f"strict mode cannot express a fixed-length tuple at {path}; use a list or a model"
+def _explain(exc: NotStrict) -> str:
+    if exc.problem == "keyword" and exc.detail == "prefixItems":
+        return (
+            f"strict mode cannot express a fixed-length tuple at {exc.path}; use a list or a model"
         )
-    if not any(k in schema for k in ("type", "anyOf", "$ref", "enum", "const", "allOf")):
-        raise ToolDefinitionError(
-            f"strict mode cannot express an open-ended value (Any or no annotation) at {path}; "
-            "give it a concrete type, or turn strict off for this tool"
+    if exc.problem == "any":
+        return (
+            f"strict mode cannot express an open-ended value (Any or no annotation) at "
+            f"{exc.path}; give it a concrete type, or turn strict off for this tool"
         )
-    if schema.get("type") == "object" or "properties" in schema:
-        extra = schema.get("additionalProperties")
-        if (
-            extra not in (None, False)
-            or "patternProperties" in schema
-            or ("properties" not in schema)
-        ):
-            raise ToolDefinitionError(
-                f"strict mode cannot express an open-ended object (dict[str, ...]) at {path}; "
-                "use a model with named fields, or turn strict off for this tool"
-            )
-        schema["additionalProperties"] = False
-        schema["required"] = list(schema["properties"])
-    notes = []
-    for key in [k for k in schema if k not in _STRICT_KEYWORDS or k == "format"]:
-        if key == "format" and schema[key] in _STRICT_FORMATS:
-            continue
-        value = schema.pop(key)
-        if key in _NOTED and value is not None:  # "default: null" tells the model nothing
-            notes.append(f"{key}: {json.dumps(value, default=str)}")
-    if notes:
-        text = schema.get("description", "")
-        schema["description"] = (text + " " if text else "") + f"({'; '.join(notes)})"
-    for key in ("properties", "$defs"):
-        for name, sub in schema.get(key, {}).items():
-            _strictify(sub, defs, f"{path}.{name}" if key == "properties" else f"$defs.{name}")
-    for i, sub in enumerate(schema.get("anyOf", ())):
-        _strictify(sub, defs, f"{path}[{i}]")
-    if isinstance(schema.get("items"), dict):
-        _strictify(schema["items"], defs, f"{path}[]")
-
-
-def _nullable(schema: JSONSchema) -> bool:
-    kind = schema.get("type")
-    if kind == "null" or (isinstance(kind, list) and "null" in kind):
-        return True
-    if None in schema.get("enum", ()) or ("const" in schema and schema["const"] is None):
-        return True
-    return any(_nullable(s) for s in schema.get("anyOf", ()))
+    # "object", or "patternProperties": dict[str, X] with constrained keys
+    return (
+        f"strict mode cannot express an open-ended object (dict[str, ...]) at {exc.path}; "
+        "use a model with named fields, or turn strict off for this tool"
+    )

@@ -184,8 +184,8 @@ class ToolExecutor:
             result = await tool.invoke(arguments, ctx)
         if result.error_type == "Denied":  # the user's decision, not a failure
             logger.info("tool call %s %s denied", call_id, name)
-        elif result.is_error:
-            logger.warning("tool call %s %s failed: %s", call_id, name, result.content[:200])
+        elif result.is_error:  # a raised exception was logged by Tool.invoke, with its traceback
+            logger.debug("tool call %s %s failed: %s", call_id, name, result.content[:200])
         if self._hooks and request is not None:
             for hook in self._hooks:
                 await hook.after_tool(ctx, request, result)

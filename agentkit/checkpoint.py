@@ -143,8 +143,12 @@ class FileCheckpointStore:
 
 
 def _write_atomic(path: Path, data: str) -> None:
+    """Write ``data`` to ``path`` via a temporary file and `os.replace`: never half a file.
+
+    Also used by `agentkit.workflow.save_messages`.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             file.write(data)

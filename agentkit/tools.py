@@ -24,7 +24,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, TypedDict, TypeVar, Unpack, overload
 
 import anyio
 import anyio.to_thread
@@ -60,6 +60,18 @@ class ToolResult:
     error_type: str | None = None
     """On error: ``"ArgumentsError"``, ``"ModelRetry"``, ``"TimeoutError"``,
     ``"SerializationError"`` or the name of the exception the tool raised."""
+
+
+class _ToolOptions(TypedDict, total=False):
+    """The options `Tool.from_function` and `tool` pass on to `Tool` (documented there)."""
+
+    name: str | None
+    description: str | None
+    strict: bool | None
+    inline: bool
+    requires_approval: bool
+    timeout: float | None
+    max_result_chars: int | None
 
 
 class Tool(Generic[P, R]):
@@ -156,43 +168,18 @@ class Tool(Generic[P, R]):
         functools.update_wrapper(self, func, updated=())
 
     @classmethod
-    def from_function(
-        cls,
-        fn: Callable[P, R],
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        strict: bool | None = None,
-        inline: bool = False,
-        requires_approval: bool = False,
-        timeout: float | None = None,
-        max_result_chars: int | None = None,
-    ) -> Tool[P, R]:
+    def from_function(cls, fn: Callable[P, R], **options: Unpack[_ToolOptions]) -> Tool[P, R]:
         """Wrap a function you don't own (``Tool.from_function(shutil.disk_usage)``).
 
         Args:
             fn: The function; it is not modified.
-            name: The tool name; defaults to the function's name.
-            description: Overrides the docstring.
-            strict: Strict mode for this tool; None follows the agent.
-            inline: Run a sync function without a thread hop.
-            requires_approval: Ask for approval before each call.
-            timeout: Seconds before a call is abandoned.
-            max_result_chars: Truncate longer results.
+            **options: As for `Tool`: ``name``, ``description``, ``strict``, ``inline``,
+                ``requires_approval``, ``timeout``, ``max_result_chars``.
 
         Returns:
             The tool.
         """
-        return cls(
-            fn,
-            name=name,
-            description=description,
-            strict=strict,
-            inline=inline,
-            requires_approval=requires_approval,
-            timeout=timeout,
-            max_result_chars=max_result_chars,
-        )
+        return cls(fn, **options)
 
     @classmethod
     def from_schema(
@@ -398,28 +385,22 @@ def tool(
     max_result_chars: int | None = None,
 ) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
 def tool(
-    fn: Callable[P, R] | None = None,
-    /,
-    *,
-    name: str | None = None,
-    description: str | None = None,
-    strict: bool | None = None,
-    inline: bool = False,
-    requires_approval: bool = False,
-    timeout: float | None = None,
-    max_result_chars: int | None = None,
+    fn: Callable[P, R] | None = None, /, **options: Unpack[_ToolOptions]
 ) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
     """Turn a function into a `Tool`: ``@tool``, ``@tool(name=...)`` or ``tool(fn, name=...)``.
 
     Args:
         fn: The function (when used bare or called directly).
-        name: The name the model sees; defaults to the function's name.
-        description: Overrides the docstring's description.
-        strict: OpenAI strict mode for this tool; None follows the agent (off by default).
-        inline: Run a sync function without a thread hop (tiny CPU-only functions).
-        requires_approval: The agent asks the approval callback before each call.
-        timeout: Seconds before a call is abandoned and reported as an error.
-        max_result_chars: Truncate longer results, with a visible marker.
+        **options: The keyword arguments of `Tool`:
+
+            - ``name``: The name the model sees; defaults to the function's name.
+            - ``description``: Overrides the docstring's description.
+            - ``strict``: OpenAI strict mode for this tool; None follows the agent (off by
+              default).
+            - ``inline``: Run a sync function without a thread hop (tiny CPU-only functions).
+            - ``requires_approval``: The agent asks the approval callback before each call.
+            - ``timeout``: Seconds before a call is abandoned and reported as an error.
+            - ``max_result_chars``: Truncate longer results, with a visible marker.
 
     Returns:
         The tool, or a decorator that makes one.
@@ -430,16 +411,7 @@ def tool(
     """
 
     def make(f: Callable[P, R]) -> Tool[P, R]:
-        return Tool(
-            f,
-            name=name,
-            description=description,
-            strict=strict,
-            inline=inline,
-            requires_approval=requires_approval,
-            timeout=timeout,
-            max_result_chars=max_result_chars,
-        )
+        return Tool(f, **options)
 
     return make if fn is None else make(fn)
 

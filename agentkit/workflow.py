@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import random
-import tempfile
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -29,6 +28,7 @@ from typing import Any, TypeVar, cast
 import anyio
 import anyio.to_thread
 
+from agentkit.checkpoint import _write_atomic  # one atomic write for both stores of JSON
 from agentkit.types import MessageParam
 
 __all__ = ["gather", "load_messages", "map_concurrently", "retry", "save_messages"]
@@ -263,20 +263,6 @@ def _thunk(job: Awaitable[T] | Callable[[], Awaitable[T]]) -> Callable[[], Await
 
 def _bind(fn: Callable[[X], Awaitable[T]], item: X) -> Callable[[], Awaitable[T]]:
     return lambda: fn(item)  # a function, so each lambda keeps its own item
-
-
-def _write_atomic(path: Path, data: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _read(path: Path, missing_ok: bool) -> str | None:

@@ -307,7 +307,12 @@ async def test_logging_levels_and_no_api_key(
     assert ("DEBUG", "request") in levels
     assert ("DEBUG", "tool") in levels
     assert ("INFO", "run") in levels
-    assert any(r.levelname == "WARNING" and "boom" in r.getMessage() for r in caplog.records)
+    # one record per failed call: Tool.invoke's, with the traceback (the agent's is DEBUG)
+    failures = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.levelname, r.getMessage()) for r in failures] == [
+        ("ERROR", "tool boom raised RuntimeError")
+    ]
+    assert failures[0].exc_info is not None
     assert "sk-secret-123" not in caplog.text
 
 

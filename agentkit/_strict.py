@@ -1,0 +1,200 @@
+"""JSON Schema -> OpenAI's strict form, for tool parameters and output types alike.
+
+`to_strict` rewrites a schema under the structured-outputs rules: objects closed and fully
+required, ``oneOf`` as ``anyOf``, ``$ref`` siblings inlined, unsupported keywords removed (value
+constraints restated in the description). Tool parameters (`agentkit._schema`) and output types
+(`agentkit._output`) differ only in their `StrictRules` and in how they word a `NotStrict`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+from agentkit.types import JSONSchema
+
+__all__ = [
+    "NotStrict",
+    "StrictRules",
+    "children",
+    "drop_titles",
+    "nullable",
+    "or_null",
+    "resolve",
+    "to_strict",
+]
+
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUBSCHEMA_MAPS = ("properties", "$defs", "patternProperties")
+_SUBSCHEMAS = ("items", "additionalProperties", "not", "contains")
+
+
+def children(schema: JSONSchema) -> list[JSONSchema]:
+    """The sub-schemas of a node (never values such as ``default`` or ``enum``, nor names)."""
+    found = [s for key in _SUBSCHEMAS if isinstance(s := schema.get(key), dict)]
+    for key in _SUBSCHEMA_LISTS:
+        found.extend(s for s in schema.get(key, ()) if isinstance(s, dict))
+    for key in _SUBSCHEMA_MAPS:
+        found.extend(s for s in schema.get(key, {}).values() if isinstance(s, dict))
+    return found
+
+
+def drop_titles(schema: JSONSchema) -> JSONSchema:
+    """Remove pydantic's generated titles by structure, so a property named ``title`` survives."""
+    schema.pop("title", None)
+    for child in children(schema):
+        drop_titles(child)
+    return schema
+
+
+# What OpenAI's structured outputs accept in strict mode; anything else is removed.
+_STRICT_KEYWORDS = frozenset(
+    {
+        "type", "properties", "required", "additionalProperties", "items", "anyOf", "$ref",
+        "$defs", "enum", "const", "description", "pattern", "format", "multipleOf", "maximum",
+        "minimum", "exclusiveMaximum", "exclusiveMinimum", "minItems", "maxItems",
+    }
+)  # fmt: skip
+_STRICT_FORMATS = frozenset(
+    {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"}
+)
+_TYPED = ("type", "anyOf", "$ref", "enum", "const")  # without one of them, a value is anything
+
+Problem = Literal["keyword", "ref", "any", "object", "array"]
+
+_WHAT: dict[Problem, str] = {
+    "keyword": "{detail!r} (e.g. a tuple or an intersection)",
+    "ref": "an unresolvable $ref {detail!r}",
+    "any": "an open-ended value (Any)",
+    "object": "an open-ended object (dict[str, ...])",
+    "array": "an array without an item type",
+}
+
+
+class NotStrict(Exception):
+    """The schema uses something strict mode cannot express; the message says what and where."""
+
+    def __init__(self, problem: Problem, path: str, detail: str = "") -> None:
+        super().__init__(f"{_WHAT[problem].format(detail=detail)} at {path}")
+        self.problem: Problem = problem
+        """What is wrong: a rejected ``keyword``, a ``ref`` that cannot be inlined, an open-ended
+        value (``any``) or ``object``, or an ``array`` without ``items``."""
+        self.path = path
+        """Where: ``$.a.b``, ``$defs.Name``, ``[0]`` for an ``anyOf`` branch, ``[]`` for items."""
+        self.detail = detail
+        """The rejected keyword, or the ``$ref``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StrictRules:
+    """How one kind of schema is made strict."""
+
+    noted: frozenset[str]
+    """Removed keywords restated in the description (``default: null`` never is)."""
+    rejected: frozenset[str] = frozenset()
+    """Keywords that raise `NotStrict` (``"keyword"``) instead of being removed."""
+    optional_nullable: tuple[str, ...] | None = None
+    """When set, each object's optional properties become nullable (null meaning "left out"),
+    these annotations moving out to the wrapper; None leaves them required as they are."""
+    lenient: bool = False
+    """Pass through a ``$ref`` that cannot be inlined and an array without ``items`` (the
+    server judges them) instead of raising `NotStrict`."""
+
+
+def to_strict(schema: JSONSchema, rules: StrictRules, path: str) -> JSONSchema:
+    """A strict copy of ``schema`` (``path`` names its root in errors).
+
+    Every object gets ``additionalProperties: false`` and lists all its properties as required.
+
+    Raises:
+        NotStrict: The schema cannot be expressed in strict mode.
+    """
+    strict = copy.deepcopy(schema)
+    _strictify(strict, strict.get("$defs", {}), path, rules)
+    return strict
+
+
+def _strictify(node: JSONSchema, defs: JSONSchema, path: str, rules: StrictRules) -> None:
+    if "oneOf" in node:  # pydantic's discriminated unions; strict mode only knows anyOf
+        node["anyOf"] = node.pop("oneOf")
+    if isinstance(node.get("allOf"), list) and len(node["allOf"]) == 1:
+        node.update({**node.pop("allOf")[0], **node})
+    _drop_unsupported(node, path, rules)
+    ref = node.get("$ref")
+    if isinstance(ref, str) and len(node) > 1:
+        # strict mode rejects keywords beside $ref (pydantic puts a description there): inline
+        # the target, the node's own keywords winning
+        target = defs.get(ref.removeprefix("#/$defs/")) if ref.startswith("#/$defs/") else None
+        if target is not None:
+            del node["$ref"]
+            node.update({**copy.deepcopy(target), **node})
+            _drop_unsupported(node, path, rules)
+        elif not rules.lenient:  # pragma: no cover - pydantic's own refs always resolve
+            raise NotStrict("ref", path, ref)
+    if not any(k in node for k in _TYPED):
+        raise NotStrict("any", path)
+    if node.get("type") == "object" or "properties" in node:
+        if node.get("additionalProperties") not in (None, False) or "properties" not in node:
+            raise NotStrict("object", path)
+        node["additionalProperties"] = False
+        keep_outside = rules.optional_nullable
+        if keep_outside is not None:
+            required = set(node.get("required", ()))
+            for name, prop in node["properties"].items():
+                if name not in required and not nullable(prop, defs):
+                    node["properties"][name] = or_null(prop, keep_outside)
+        node["required"] = list(node["properties"])
+    for name, sub in node.get("properties", {}).items():
+        _strictify(sub, defs, f"{path}.{name}", rules)
+    for i, sub in enumerate(node.get("anyOf", ())):
+        _strictify(sub, defs, f"{path}[{i}]", rules)
+    if isinstance(node.get("items"), dict):
+        _strictify(node["items"], defs, f"{path}[]", rules)
+    elif node.get("type") == "array" and not rules.lenient:
+        raise NotStrict("array", path)
+    for name, sub in node.get("$defs", {}).items():
+        _strictify(sub, defs, f"$defs.{name}", rules)
+
+
+def _drop_unsupported(node: JSONSchema, path: str, rules: StrictRules) -> None:
+    """Remove keywords strict mode rejects, restating value constraints in the description."""
+    notes = []
+    for key in [k for k in node if k not in _STRICT_KEYWORDS or k == "format"]:
+        if key in rules.rejected:
+            raise NotStrict("keyword", path, key)
+        if key == "format" and node[key] in _STRICT_FORMATS:
+            continue
+        value = node.pop(key)
+        if key in rules.noted and not (key == "default" and value is None):
+            notes.append(f"{key}: {json.dumps(value, default=str)}")  # "default: null" says nothing
+    if notes:
+        text = node.get("description", "")
+        node["description"] = (text + " " if text else "") + f"({'; '.join(notes)})"
+
+
+def or_null(node: JSONSchema, keep_outside: tuple[str, ...]) -> JSONSchema:
+    """``node`` or null, as ``anyOf``; the ``keep_outside`` annotations move to the wrapper."""
+    outer = {k: node.pop(k) for k in keep_outside if k in node}
+    return {"anyOf": [node, {"type": "null"}], **outer}
+
+
+def resolve(node: JSONSchema, defs: JSONSchema) -> JSONSchema:
+    """``node`` with a ``#/$defs/`` reference replaced by its target (the node's keys winning)."""
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target = defs.get(ref.removeprefix("#/$defs/"), {})
+        return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def nullable(node: JSONSchema, defs: JSONSchema) -> bool:
+    """Whether ``node`` already accepts null."""
+    node = resolve(node, defs)
+    kind = node.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    if node.get("const", 0) is None or None in node.get("enum", ()):
+        return True
+    return any(nullable(s, defs) for key in ("anyOf", "oneOf") for s in node.get(key, ()))
