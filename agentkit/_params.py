@@ -13,7 +13,7 @@ from typing import Any
 
 from agentkit.errors import APIStatusError, InvalidRequestError
 
-__all__ = ["build_body", "droppable", "unsupported_parameter"]
+__all__ = ["TOOL_STRICT", "build_body", "drop", "unsupported_parameter"]
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _TOOL_CHOICE_MODES = frozenset({"none", "auto", "required"})
@@ -22,6 +22,9 @@ _MODALITIES = frozenset({"text", "audio"})
 # Never dropped by the unsupported-parameter fallback, and never settable through settings.
 _RESERVED = frozenset({"model", "messages", "tools", "tool_choice", "stream"})
 _USAGE = {"include_usage": True}  # shared, never mutated: the body is only serialised
+
+TOOL_STRICT = "tools[].function.strict"
+"""The name under which a server's rejection of the tools' ``strict`` flag is remembered."""
 
 
 def _is_number(value: object) -> bool:
@@ -145,6 +148,10 @@ def _check_messages(messages: Sequence[Any]) -> None:
         raise InvalidRequestError(
             f'messages must be a list of dicts such as {{"role": "user", "content": "Hi"}}, '
             f"got {type(messages).__name__}"
+        )
+    if not messages:
+        raise InvalidRequestError(
+            'messages must not be empty; start with {"role": "user", "content": ...}'
         )
     for i, message in enumerate(messages):
         if not isinstance(message, Mapping):
@@ -281,20 +288,56 @@ def build_body(
         for key in omit:
             if key not in _RESERVED:
                 body.pop(key, None)
+        if TOOL_STRICT in omit and tools:
+            body["tools"] = _without_strict(body["tools"])
     return body
 
 
-def droppable(parameter: str, body: Mapping[str, Any]) -> bool:
-    """Whether ``parameter`` may be left out of ``body`` when a server rejects it.
+def _has_strict(body: Mapping[str, Any]) -> bool:
+    tools = body.get("tools")
+    return isinstance(tools, Sequence) and any(
+        isinstance(tool, Mapping)
+        and isinstance(function := tool.get("function"), Mapping)
+        and "strict" in function
+        for tool in tools
+    )
+
+
+def _without_strict(tools: Sequence[Any]) -> list[Any]:
+    """The tools without ``function.strict``, copied where changed.
+
+    The definitions are shared (a `Tool` caches its own), so they are never edited in place.
+    """
+    stripped = []
+    for tool in tools:
+        function = tool.get("function") if isinstance(tool, Mapping) else None
+        if isinstance(function, Mapping) and "strict" in function:
+            rest = {key: value for key, value in function.items() if key != "strict"}
+            tool = {**tool, "function": rest}
+        stripped.append(tool)
+    return stripped
+
+
+def drop(parameter: str, body: dict[str, Any]) -> bool:
+    """Leave ``parameter`` out of ``body`` because a server rejected it.
 
     Args:
-        parameter: A top-level body key named by the server.
-        body: The body that was rejected.
+        parameter: A top-level body key named by the server, or `TOOL_STRICT`.
+        body: The body that was rejected; changed in place (but not the tools in it).
 
     Returns:
-        True when the key is in the body and is not essential (model, messages, tools...).
+        False when there is nothing to leave out: the parameter is not in the body, or it is
+        essential (model, messages, tools...).
     """
-    return parameter in body and parameter not in _RESERVED
+    if parameter == TOOL_STRICT:
+        if not _has_strict(body):
+            return False
+        body["tools"] = _without_strict(body["tools"])
+        return True
+    if parameter not in body or parameter in _RESERVED:
+        return False
+    del body[parameter]
+    return True
 
 
 # How servers say "I don't know this parameter"; the group is the parameter's name.
@@ -315,6 +358,16 @@ _PARAMETER_NAMES = [
     )
 ]
 _ROOT = re.compile(r"[\w-]+")
+# "tools[0].function.strict" or "tools.function.strict": the flag of a tool definition
+_TOOL_STRICT_PATH = re.compile(r"tools(?:\[\d*\])?\.function\.strict")
+
+
+def _path(loc: Sequence[Any]) -> str:
+    """A pydantic error location as a path: ``["tools", 0, "function"]`` -> tools[0].function."""
+    path = str(loc[0])
+    for part in loc[1:]:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
 
 
 def unsupported_parameter(
@@ -328,7 +381,8 @@ def unsupported_parameter(
         dropped: Parameters already left out (named again: dropping them did not help).
 
     Returns:
-        The parameter's name, or None when the error is about something else.
+        The parameter's name (`TOOL_STRICT` for the tools' ``strict`` flag), or None when the
+        error is about something else.
     """
     text = f"{error.message} {error.code or ''} {error.type or ''}"
     if not _UNSUPPORTED.search(text) and not (
@@ -343,10 +397,16 @@ def unsupported_parameter(
         for item in detail:
             loc = item.get("loc") if isinstance(item, dict) else None
             if isinstance(loc, list) and len(loc) >= 2 and loc[0] == "body":
-                candidates.append(str(loc[1]))
+                candidates.append(_path(loc[1:]))
     for pattern in _PARAMETER_NAMES:
         candidates.extend(pattern.findall(error.message))
     for candidate in candidates:
+        if _TOOL_STRICT_PATH.fullmatch(candidate) or (
+            candidate == "strict" and "strict" not in body
+        ):
+            # Named again after it was left out: return it, so dropping it fails loudly.
+            if _has_strict(body) or TOOL_STRICT in dropped:
+                return TOOL_STRICT
         match = _ROOT.match(candidate)
         root = match.group() if match else candidate
         if root in body or root in dropped or root in ("model", "messages"):

@@ -7,6 +7,7 @@ parameters a gateway rejects dropped and remembered, and streams assembled into 
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
 import logging
@@ -23,7 +24,7 @@ import httpx
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError, to_json
 
-from agentkit._params import build_body, droppable, unsupported_parameter
+from agentkit._params import build_body, drop, unsupported_parameter
 from agentkit._stream import ChatStream, parse_completion
 from agentkit.errors import (
     APIConnectionError,
@@ -63,6 +64,10 @@ _log = logging.getLogger("agentkit")
 # runs took 5-9x longer). These are the openai SDK's limits.
 _LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
+# A key is redacted only where it stands as a whole token: a plain replace of a short key
+# would mangle messages (the key "k" turns "Unknown" into "Un***nown"), and a length threshold
+# would let short real keys through.
+_KEY_CHARS = r"A-Za-z0-9_\-"
 _MAX_BACKOFF = 8.0  # seconds; exponential backoff stops growing here
 _MAX_RETRY_AFTER = 60.0  # seconds; a server asking for longer gets this much
 _RETRY_STATUSES = frozenset({408, 409, 429})
@@ -111,14 +116,17 @@ def _seconds(headers: httpx.Headers) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000" parses naive; HTTP dates are always UTC, not local time
+        when = when.replace(tzinfo=datetime.UTC)
     return when.timestamp() - time.time()
 
 
 def _error_details(response: httpx.Response, secret: str | None) -> dict[str, Any]:
     """Pull message/type/code/param out of an error body, in the shapes servers use."""
     text = response.text
-    if secret and secret in text:  # some servers echo the key they rejected
-        text = text.replace(secret, "***")
+    # Some servers echo the key they rejected.
+    if secret and secret in text:
+        text = re.sub(rf"(?<![{_KEY_CHARS}]){re.escape(secret)}(?![{_KEY_CHARS}])", "***", text)
     try:
         body: Any = json.loads(text)
     except ValueError:
@@ -427,6 +435,8 @@ class ChatClient:
     def _drop_unsupported(self, error: APIStatusError, body: dict[str, Any]) -> bool:
         """Drop the parameter a 400 rejects from ``body``; False when there is none to drop.
 
+        A rejected ``strict`` flag of the tools is left out of copies of the tool definitions.
+
         Raises:
             UnsupportedParameterError: The server names a parameter we cannot drop
                 (``messages``), or one already dropped: leaving it out did not help.
@@ -434,9 +444,8 @@ class ChatClient:
         name = unsupported_parameter(error, body, self._unsupported)
         if name is None:
             return False
-        if not droppable(name, body):
+        if not drop(name, body):
             raise _unsupported_error(error, name)
-        del body[name]
         if name not in self._unsupported:
             self._unsupported.add(name)
             _log.warning(

@@ -1,13 +1,19 @@
-"""Shared fixtures: a clean environment, the asyncio backend, a fake server and a client."""
+"""Shared fixtures: a clean environment, the asyncio backend, a fake server and a client.
+
+Every chat request body a test sends, to the FakeServer or to a `mock_transport`, must
+validate against OpenAI's CreateChatCompletionRequest schema unless the test is marked
+``invalid_requests``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -61,6 +67,22 @@ def request_errors(validator: Draft202012Validator, bodies: list[dict[str, Any]]
     return lines
 
 
+def check_requests(
+    validator: Draft202012Validator, bodies: list[Any], request: pytest.FixtureRequest
+) -> None:
+    """Fail the test if a body violates the schema, unless it is marked ``invalid_requests``."""
+    if request.node.get_closest_marker("invalid_requests") is not None:
+        return
+    errors = request_errors(validator, bodies)
+    if errors:
+        pytest.fail(
+            "chat request bodies that violate OpenAI's CreateChatCompletionRequest schema "
+            "(mark the test @pytest.mark.invalid_requests if that is deliberate):\n  "
+            + "\n  ".join(errors),
+            pytrace=False,
+        )
+
+
 @pytest.fixture
 def server(
     _session_server: FakeServer,
@@ -78,15 +100,41 @@ def server(
     bodies = list(_session_server.requests)
     _session_server.reset()
     _session_server.responder = None
-    if request.node.get_closest_marker("invalid_requests") is None:
-        errors = request_errors(request_validator, bodies)
-        if errors:
-            pytest.fail(
-                "chat request bodies that violate OpenAI's CreateChatCompletionRequest schema "
-                "(mark the test @pytest.mark.invalid_requests if that is deliberate):\n  "
-                + "\n  ".join(errors),
-                pytrace=False,
-            )
+    check_requests(request_validator, bodies, request)
+
+
+# --- httpx.MockTransport, checked the same way ----------------------------------------------
+
+_mock_bodies: list[Any] = []  # chat request bodies sent through mock_transport in this test
+
+
+def mock_transport(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.MockTransport:
+    """An ``httpx.MockTransport`` for ``handler`` whose chat request bodies are schema-checked.
+
+    The bodies are checked when the test ends, as the `server` fixture checks its own.
+    """
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/chat/completions"):
+            try:
+                _mock_bodies.append(json.loads(request.content))
+            except ValueError:
+                _mock_bodies.append(request.content.decode("utf-8", "replace"))
+        return handler(request)
+
+    return httpx.MockTransport(recording)
+
+
+@pytest.fixture(autouse=True)
+def _mock_requests_are_valid(
+    request_validator: Draft202012Validator, request: pytest.FixtureRequest
+) -> Iterator[None]:
+    """Every chat request body sent through `mock_transport` must validate against the schema."""
+    _mock_bodies.clear()
+    yield
+    bodies = list(_mock_bodies)
+    _mock_bodies.clear()
+    check_requests(request_validator, bodies, request)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import json
 import logging
@@ -17,6 +18,7 @@ from inline_snapshot import snapshot
 
 from agentkit import errors
 from agentkit._accumulate import StreamAccumulator
+from agentkit._params import TOOL_STRICT
 from agentkit.client import DEFAULT_BASE_URL, ChatClient
 from agentkit.testing import (
     FakeServer,
@@ -31,7 +33,9 @@ from agentkit.testing import (
     tool_calls,
     truncated,
 )
+from agentkit.tools import tool
 from agentkit.types import ChatCompletion, ModelSettings
+from tests.conftest import mock_transport, request_errors
 
 STREAMS = Path(__file__).parent / "data" / "streams"
 KEY = "sk-very-secret-key-123"
@@ -51,10 +55,14 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def mock(handler: Handler, **options: Any) -> ChatClient:
-    """A client whose requests go to ``handler``; no real backoff sleeps."""
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    """A client whose requests go to ``handler``; no real backoff sleeps.
+
+    Its chat request bodies are checked against OpenAI's schema when the test ends (conftest).
+    """
+    http = httpx.AsyncClient(transport=mock_transport(handler))
     options.setdefault("retry_backoff", 0)
-    return ChatClient(base_url="http://test/v1", api_key=KEY, http_client=http, **options)
+    options.setdefault("api_key", KEY)
+    return ChatClient(base_url="http://test/v1", http_client=http, **options)
 
 
 def recorder(*responses: httpx.Response | Exception) -> tuple[Handler, list[httpx.Request]]:
@@ -100,7 +108,7 @@ async def test_environment_defaults(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "http://openai.example/v1/")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
     handler, seen = recorder(httpx.Response(200, json=OK))
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    http = httpx.AsyncClient(transport=mock_transport(handler))
     client = ChatClient(http_client=http)
     assert client.base_url == "http://openai.example/v1"
     await client.complete(model="m", messages=USER)
@@ -151,7 +159,7 @@ async def test_headers_on_the_wire():
 
 async def test_no_key_sends_no_authorization():
     handler, seen = recorder(httpx.Response(200, json=OK))
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    http = httpx.AsyncClient(transport=mock_transport(handler))
     await ChatClient(base_url="http://local", http_client=http).complete(model="m", messages=USER)
     assert "authorization" not in seen[0].headers
 
@@ -176,9 +184,31 @@ async def test_api_key_never_leaks(caplog: pytest.LogCaptureFixture):
     assert caplog.records and all(KEY not in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize(
+    ("key", "message", "expected"),
+    [
+        # redacted only as a whole token: "Unknown" must not become "Un***nown"
+        ("k", "Unknown API key: k", "Unknown API key: ***"),
+        ("EMPTY", "Unknown model for key EMPTY.", "Unknown model for key ***."),
+        ("sk-1", "key sk-12 is not sk-1", "key sk-12 is not ***"),
+        (
+            "sk-proj-9f8e7d6c5b4a",
+            "Incorrect API key provided: sk-proj-9f8e7d6c5b4a. Unknown keys are rejected.",
+            "Incorrect API key provided: ***. Unknown keys are rejected.",
+        ),
+    ],
+)
+async def test_api_key_redaction_keeps_messages_intact(key: str, message: str, expected: str):
+    handler, _ = recorder(httpx.Response(401, json={"error": {"message": message}}))
+    with pytest.raises(errors.AuthenticationError) as caught:
+        await mock(handler, api_key=key).complete(model="m", messages=USER)
+    assert caught.value.message == expected
+    assert caught.value.body == {"error": {"message": expected}}
+
+
 async def test_closing():
     handler, _ = recorder(httpx.Response(200, json=OK))
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    http = httpx.AsyncClient(transport=mock_transport(handler))
     async with ChatClient(base_url="http://t", http_client=http):
         pass
     assert not http.is_closed  # shared clients stay open
@@ -232,6 +262,140 @@ async def test_request_body(request_validator: Any):
     assert not list(request_validator.iter_errors(sent))
 
 
+async def test_every_request_field_reaches_the_wire(request_validator: Any):
+    handler, seen = recorder(
+        httpx.Response(200, json=OK), sse((STREAMS / "openai_text.sse").read_bytes())
+    )
+    definition = {
+        "type": "function",
+        "function": {
+            "name": "add",
+            "description": "Add two numbers.",
+            "parameters": {
+                "type": "object",
+                "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+                "required": ["a", "b"],
+                "additionalProperties": False,
+            },
+            "strict": True,
+        },
+    }
+    settings: ModelSettings = {
+        "temperature": 0.5,
+        "top_p": 0.9,
+        "n": 2,
+        "stop": ["END", "STOP"],
+        "max_tokens": 100,
+        "max_completion_tokens": 200,
+        "presence_penalty": 0.5,
+        "frequency_penalty": -0.5,
+        "logit_bias": {"50256": -100},
+        "user": "user-1",
+        "response_format": {"type": "json_object"},
+        "seed": 42,
+        "reasoning_effort": "low",
+        "modalities": ["text", "audio"],
+        "audio": {"voice": "alloy", "format": "wav"},
+    }
+    request: dict[str, Any] = {
+        "model": "m",
+        "messages": [{"role": "system", "content": "Be brief."}, *USER],
+        "tools": [definition],
+        "tool_choice": {"type": "function", "function": {"name": "add"}},
+        **settings,
+    }
+    client = mock(handler)
+    await client.complete(**request)
+    stream = client.stream(**request, stream_options={"include_usage": True})
+    await stream.get_final_completion()
+    sent = [body(r) for r in seen]
+    assert sent == snapshot(
+        [
+            {
+                "model": "m",
+                "messages": [
+                    {"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": "Hi"},
+                ],
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "add",
+                            "description": "Add two numbers.",
+                            "parameters": {
+                                "type": "object",
+                                "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+                                "required": ["a", "b"],
+                                "additionalProperties": False,
+                            },
+                            "strict": True,
+                        },
+                    }
+                ],
+                "tool_choice": {"type": "function", "function": {"name": "add"}},
+                "temperature": 0.5,
+                "top_p": 0.9,
+                "n": 2,
+                "stop": ["END", "STOP"],
+                "max_tokens": 100,
+                "max_completion_tokens": 200,
+                "presence_penalty": 0.5,
+                "frequency_penalty": -0.5,
+                "logit_bias": {"50256": -100},
+                "user": "user-1",
+                "response_format": {"type": "json_object"},
+                "seed": 42,
+                "reasoning_effort": "low",
+                "modalities": ["text", "audio"],
+                "audio": {"voice": "alloy", "format": "wav"},
+            },
+            {
+                "model": "m",
+                "messages": [
+                    {"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": "Hi"},
+                ],
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "add",
+                            "description": "Add two numbers.",
+                            "parameters": {
+                                "type": "object",
+                                "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+                                "required": ["a", "b"],
+                                "additionalProperties": False,
+                            },
+                            "strict": True,
+                        },
+                    }
+                ],
+                "tool_choice": {"type": "function", "function": {"name": "add"}},
+                "temperature": 0.5,
+                "top_p": 0.9,
+                "n": 2,
+                "stop": ["END", "STOP"],
+                "max_tokens": 100,
+                "max_completion_tokens": 200,
+                "presence_penalty": 0.5,
+                "frequency_penalty": -0.5,
+                "logit_bias": {"50256": -100},
+                "user": "user-1",
+                "response_format": {"type": "json_object"},
+                "seed": 42,
+                "reasoning_effort": "low",
+                "modalities": ["text", "audio"],
+                "audio": {"voice": "alloy", "format": "wav"},
+                "stream_options": {"include_usage": True},
+                "stream": True,
+            },
+        ]
+    )
+    assert request_errors(request_validator, sent) == []
+
+
 async def test_mappings_and_unicode_are_serialised():
     from types import MappingProxyType
 
@@ -264,6 +428,7 @@ BAD_REQUESTS: list[tuple[dict[str, Any], str]] = [
     ({"extra_body": [1]}, "extra_body must be a dict"),
     ({"model": ""}, "model must be a non-empty string"),
     ({"messages": "hi"}, "messages must be a list"),
+    ({"messages": []}, "messages must not be empty"),
     ({"messages": ["hi"]}, r"messages\[0\] must be a dict"),
     ({"messages": [{"content": "x"}]}, r"messages\[0\] has role None"),
     ({"messages": [{"role": "robot", "content": "x"}]}, "has role 'robot'"),
@@ -394,7 +559,7 @@ async def test_rate_limit_retried_then_raised():
     handler, seen = recorder(httpx.Response(429, headers={"retry-after": "0"}))
     client = mock(handler, max_retries=2)
     with pytest.raises(errors.RateLimitError):
-        await client.complete(model="m", messages=[])
+        await client.complete(model="m", messages=USER)
     assert len(seen) == 3
 
 
@@ -459,6 +624,26 @@ async def test_retry_after_is_honoured(
     handler, _ = recorder(httpx.Response(429, headers=headers), httpx.Response(200, json=OK))
     await mock(handler).complete(model="m", messages=USER)
     assert _retry_delays(caplog) == [delay]
+
+
+@pytest.mark.parametrize("usegmt", [True, False])  # "... GMT" or "... -0000"
+async def test_retry_after_http_date_in_the_future(
+    usegmt: bool, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+):
+    caplog.set_level(logging.INFO, logger="agentkit")
+    when = email.utils.formatdate(time.time() + 2, usegmt=usegmt)  # whole seconds: 1-2 s away
+    handler, _ = recorder(httpx.Response(429, headers={"retry-after": when}))
+    with monkeypatch.context() as patch:
+        patch.setenv("TZ", "XYZ+9")  # HTTP dates are UTC, whatever the local time zone
+        time.tzset()
+        try:
+            with anyio.move_on_after(0.2):  # the wait starts after the log line; stop it there
+                await mock(handler).complete(model="m", messages=USER)
+        finally:
+            patch.undo()
+            time.tzset()
+    [wait] = [float(d) for d in _retry_delays(caplog)]
+    assert 0.9 < wait <= 2.0
 
 
 async def test_long_waits_are_capped(caplog: pytest.LogCaptureFixture):
@@ -533,6 +718,83 @@ async def test_unsupported_parameter_is_dropped_and_remembered(
     assert len(seen) == 3 and "reasoning_effort" not in body(seen[2])
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "'reasoning_effort'" in warnings[0].getMessage()
+
+
+@tool(strict=True)
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        rejection("Unknown parameter: 'tools[0].function.strict'."),
+        rejection("This parameter is not supported.", param="tools[0].function.strict"),
+        rejection("strict is not supported"),
+        httpx.Response(
+            422,
+            json={
+                "detail": [
+                    {
+                        "type": "extra_forbidden",
+                        "loc": ["body", "tools", 0, "function", "strict"],
+                        "msg": "Extra inputs are not permitted",
+                    }
+                ]
+            },
+        ),
+    ],
+)
+async def test_rejected_tool_strict_is_left_out_and_remembered(
+    response: httpx.Response, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.INFO, logger="agentkit")
+    plain = {"type": "function", "function": {"name": "now", "parameters": {"type": "object"}}}
+    tools: Any = [add.definition(), plain]
+    before = copy.deepcopy(tools)
+    handler, seen = recorder(
+        response,
+        httpx.Response(200, json=OK),
+        httpx.Response(200, json=OK),
+        sse((STREAMS / "openai_text.sse").read_bytes()),
+    )
+    client = mock(handler, max_retries=0)  # the fallback is not a retry
+    await client.complete(model="m", messages=USER, tools=tools, tool_choice="auto")
+    await client.complete(model="m", messages=USER, tools=tools)
+    await client.stream(model="m", messages=USER, tools=tools).get_final_completion()
+    assert len(seen) == 4
+    assert [[t["function"].get("strict") for t in body(r)["tools"]] for r in seen] == [
+        [True, None],
+        [None, None],
+        [None, None],
+        [None, None],
+    ]
+    # only the flag is left out: the strict-form parameters are kept
+    assert (
+        body(seen[1])["tools"][0]["function"]["parameters"] == before[0]["function"]["parameters"]
+    )
+    assert body(seen[1])["tool_choice"] == "auto"
+    # the caller's definitions, and the Tool's cached one, are untouched
+    assert tools == before and add.definition() is tools[0]
+    assert add.definition()["function"].get("strict") is True
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "strict" in warnings[0].getMessage()
+
+
+async def test_tool_strict_still_rejected_raises_unsupported_parameter_error():
+    handler, seen = recorder(rejection("Unknown parameter: 'tools[0].function.strict'."))
+    with pytest.raises(errors.UnsupportedParameterError) as caught:
+        await mock(handler).complete(model="m", messages=USER, tools=[add.definition()])
+    assert caught.value.parameter == TOOL_STRICT
+    assert len(seen) == 2
+    # no tool has the flag: nothing to leave out, so the server's error is raised as it is
+    handler, seen = recorder(rejection("strict is not supported"))
+    plain: Any = [{"type": "function", "function": {"name": "now", "parameters": {}}}]
+    with pytest.raises(errors.BadRequestError) as plain_error:
+        await mock(handler).complete(model="m", messages=USER, tools=plain)
+    assert type(plain_error.value) is errors.BadRequestError
+    assert len(seen) == 1
 
 
 async def test_still_rejected_raises_unsupported_parameter_error():
@@ -818,6 +1080,54 @@ async def test_streaming_equals_not_streaming(server: FakeServer, client: ChatCl
         streamed = await client.stream(model="m", messages=USER).get_final_completion()
     assert plain.choices and plain.usage is not None
     assert streamed.model_dump() == plain.model_dump()
+    assert streamed == plain
+
+
+async def test_usage_details_are_parsed(server: FakeServer, client: ChatClient):
+    usage = {
+        "prompt_tokens": 120,
+        "completion_tokens": 50,
+        "prompt_tokens_details": {
+            "cached_tokens": 64,
+            "audio_tokens": 8,
+            "image_tokens": 32,
+            "text_tokens": 80,
+        },
+        "completion_tokens_details": {
+            "reasoning_tokens": 30,
+            "audio_tokens": 5,
+            "image_tokens": 2,
+            "text_tokens": 13,
+        },
+    }
+    answer = {**text("Hi", usage=usage), "id": "chatcmpl-same"}
+    server.enqueue(answer, answer)
+    with anyio.fail_after(10):
+        plain = await client.complete(model="m", messages=USER)
+        async with client.stream(model="m", messages=USER) as stream:
+            chunks = [chunk async for chunk in stream]
+            streamed = await stream.get_final_completion()
+    assert chunks[-1].choices == [] and chunks[-1].usage == plain.usage  # the final usage chunk
+    assert plain.usage is not None
+    assert (plain.usage.prompt_tokens, plain.usage.completion_tokens) == (120, 50)
+    assert plain.usage.total_tokens == 170
+    prompt = plain.usage.prompt_tokens_details
+    assert prompt is not None
+    assert (prompt.cached_tokens, prompt.audio_tokens, prompt.image_tokens, prompt.text_tokens) == (
+        64,
+        8,
+        32,
+        80,
+    )
+    done = plain.usage.completion_tokens_details
+    assert done is not None
+    assert (done.reasoning_tokens, done.audio_tokens, done.image_tokens, done.text_tokens) == (
+        30,
+        5,
+        2,
+        13,
+    )
+    assert not prompt.model_extra and not done.model_extra  # typed fields, not kept extras
     assert streamed == plain
 
 
