@@ -17,7 +17,7 @@ from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin, overl
 
 from pydantic import TypeAdapter, ValidationError
 
-from agentkit._strict import NotStrict, StrictRules, drop_titles, nullable, resolve, to_strict
+from agentkit._strict import NotStrict, StrictRules, drop_nulls, drop_titles, resolve, to_strict
 from agentkit.errors import InvalidRequestError
 from agentkit.types import JSONSchema
 
@@ -249,23 +249,7 @@ def _drop_strict_nulls(value: Any, node: JSONSchema, defs: JSONSchema, at: tuple
     """
     for part in at:  # only ever ("result",): step from the wrapper to the wrapped value
         node = resolve(node, defs).get("properties", {}).get(part, {})
-    node = resolve(node, defs)
-    for key in ("anyOf", "oneOf", "allOf"):
-        for sub in node.get(key, ()):
-            _drop_strict_nulls(value, sub, defs, ())
-    if isinstance(value, dict):
-        props = node.get("properties", {})
-        required = set(node.get("required", ()))
-        for name, sub in props.items():
-            if name not in value:
-                continue
-            if value[name] is None and name not in required and not nullable(sub, defs):
-                del value[name]  # "left out": pydantic fills in the default
-            else:
-                _drop_strict_nulls(value[name], sub, defs, ())
-    elif isinstance(value, list) and isinstance(node.get("items"), dict):
-        for item in value:
-            _drop_strict_nulls(item, node["items"], defs, ())
+    drop_nulls(value, node, defs)
 
 
 # --- parsing the answer --------------------------------------------------------------------

@@ -24,7 +24,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUseDefault
 
-from agentkit._strict import NotStrict, StrictRules, drop_titles, nullable, or_null, to_strict
+from agentkit._strict import (
+    NotStrict,
+    StrictRules,
+    drop_nulls,
+    drop_titles,
+    has_optional,
+    to_strict,
+)
 from agentkit.context import RunContext
 from agentkit.errors import ToolDefinitionError
 from agentkit.types import JSONSchema
@@ -112,6 +119,21 @@ class FunctionSchema:
         """The pydantic model that validates the model's arguments."""
         self.parameters = _build_schema(label, self.model, fields, bindings)
         """The JSON Schema of the parameters (no titles; defaults recorded)."""
+        # Strict mode makes optional fields of nested objects nullable: for the parameters that
+        # have some, a null is dropped before validation so the nested default applies. Known
+        # only once the schema exists, hence a second model (no cost to other tools).
+        defs = self.parameters.get("$defs", {})
+        nested = {
+            b.field: prop
+            for b in bindings
+            if has_optional(prop := self.parameters["properties"][b.param], defs)
+        }
+        if nested:
+            for field, prop in nested.items():
+                hint, default = fields[field]
+                drop = BeforeValidator(_null_dropper(prop, defs))
+                fields[field] = (Annotated[hint, drop], default)
+            self.model = _build_model(label, fields, bindings)
 
     def bind(self, arguments: str, ctx: RunContext[Any] | None) -> tuple[list[Any], dict[str, Any]]:
         """Validate the model's JSON arguments into call arguments.
@@ -189,6 +211,16 @@ def _none_means_default(value: Any) -> Any:
     if value is None:
         raise PydanticUseDefault()
     return value
+
+
+def _null_dropper(node: JSONSchema, defs: JSONSchema) -> Callable[[Any], Any]:
+    """A before-validator: the nulls strict mode sent for optional nested fields, left out."""
+
+    def drop(value: Any) -> Any:
+        drop_nulls(value, node, defs)  # a fresh object parsed from the JSON: safe to edit
+        return value
+
+    return drop
 
 
 def _admits_none(hint: Any) -> bool:
@@ -339,6 +371,8 @@ class JSONSchemaArgs:
         required = set(parameters.get("required", ()))
         self.optional = frozenset(parameters.get("properties", {})) - required
         """Properties the model may leave out; under strict mode it sends null for them."""
+        defs = parameters.get("$defs", {})
+        self._nested = any(has_optional(p, defs) for p in parameters.get("properties", {}).values())
 
     def bind(self, arguments: str) -> dict[str, Any]:
         """Parse and validate the model's JSON arguments.
@@ -354,6 +388,8 @@ class JSONSchemaArgs:
             ) from None
         if isinstance(values, dict):  # strict mode's null means "left out"
             values = {k: v for k, v in values.items() if v is not None or k not in self.optional}
+            if self._nested:  # and so it does in nested objects
+                drop_nulls(values, self.parameters, self.parameters.get("$defs", {}))
         errors = sorted(self.validator.iter_errors(values), key=lambda e: list(e.path))
         if errors:
             lines = [f"- {'.'.join(map(str, e.path)) or 'arguments'}: {e.message}" for e in errors]
@@ -373,6 +409,9 @@ class JSONSchemaArgs:
 _RULES = StrictRules(
     noted=frozenset({"default", "minLength", "maxLength", "uniqueItems", "format"}),
     rejected=frozenset({"prefixItems", "patternProperties"}),
+    # An optional property (a defaulted parameter, a nested field with a default or NotRequired)
+    # becomes nullable; `bind` turns the model's null back into "left out", so the default applies.
+    optional_nullable=("description", "default"),
     lenient=True,  # hand-written schemas may use `#/definitions/...` and untyped arrays
 )
 
@@ -381,24 +420,19 @@ def strict_schema(parameters: JSONSchema) -> JSONSchema:
     """Rewrite a parameters schema for OpenAI strict mode (structured outputs rules).
 
     Every object gets ``additionalProperties: false`` and lists every property as required.
-    Top-level parameters that had a default become nullable (null means "use the default").
-    Unsupported keywords are removed; those that constrain values are kept as text in the
-    description so the model still sees them (the validator enforces them on our side).
+    Properties that were optional (parameters with a default, nested fields with a default or
+    ``NotRequired``) become nullable: null means "use the default". Unsupported keywords are
+    removed; those that constrain values are kept as text in the description so the model
+    still sees them (the validator enforces them on our side).
 
     Raises:
         ToolDefinitionError: A construct strict mode cannot express: open-ended objects
             (``dict[str, X]``, ``Any``), fixed-length tuples.
     """
     try:
-        schema = to_strict(parameters, _RULES, "parameters")
+        return to_strict(parameters, _RULES, "parameters")
     except NotStrict as exc:
         raise ToolDefinitionError(_explain(exc)) from None
-    optional = set(schema.get("properties", {})) - set(parameters.get("required", ()))
-    for name in optional:
-        prop = schema["properties"][name]
-        if not nullable(prop, {}):  # $refs unresolved: a hand-written def may refer to itself
-            schema["properties"][name] = or_null(prop, ("description",))
-    return schema
 
 
 def _explain(exc: NotStrict) -> str:

@@ -1,9 +1,11 @@
 """JSON Schema -> OpenAI's strict form, for tool parameters and output types alike.
 
 `to_strict` rewrites a schema under the structured-outputs rules: objects closed and fully
-required, ``oneOf`` as ``anyOf``, ``$ref`` siblings inlined, unsupported keywords removed (value
-constraints restated in the description). Tool parameters (`agentkit._schema`) and output types
-(`agentkit._output`) differ only in their `StrictRules` and in how they word a `NotStrict`.
+required, optional properties nullable, ``oneOf`` as ``anyOf``, ``$ref`` siblings inlined,
+unsupported keywords removed (value constraints restated in the description); `drop_nulls` turns
+the nulls the model then sends for optional properties back into "left out". Tool parameters
+(`agentkit._schema`) and output types (`agentkit._output`) differ only in their `StrictRules` and
+in how they word a `NotStrict`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from agentkit.types import JSONSchema
 
@@ -19,7 +21,9 @@ __all__ = [
     "NotStrict",
     "StrictRules",
     "children",
+    "drop_nulls",
     "drop_titles",
+    "has_optional",
     "nullable",
     "or_null",
     "resolve",
@@ -189,12 +193,76 @@ def resolve(node: JSONSchema, defs: JSONSchema) -> JSONSchema:
     return node
 
 
-def nullable(node: JSONSchema, defs: JSONSchema) -> bool:
+def nullable(node: JSONSchema, defs: JSONSchema, _seen: frozenset[str] = frozenset()) -> bool:
     """Whether ``node`` already accepts null."""
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        if ref in _seen:  # a hand-written def naming itself in its own anyOf
+            return False
+        _seen = _seen | {ref}
     node = resolve(node, defs)
     kind = node.get("type")
     if kind == "null" or (isinstance(kind, list) and "null" in kind):
         return True
     if node.get("const", 0) is None or None in node.get("enum", ()):
         return True
-    return any(nullable(s, defs) for key in ("anyOf", "oneOf") for s in node.get(key, ()))
+    return any(nullable(s, defs, _seen) for key in ("anyOf", "oneOf") for s in node.get(key, ()))
+
+
+def has_optional(node: JSONSchema, defs: JSONSchema) -> bool:
+    """Whether an object anywhere in ``node`` has an optional property that is not nullable.
+
+    Under strict mode such a property becomes nullable; a value of ``node`` then needs
+    `drop_nulls` before validation.
+    """
+    seen: set[str] = set()
+
+    def walk(node: JSONSchema) -> bool:
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            if ref in seen:  # recursive models: each definition is looked at once
+                return False
+            seen.add(ref)
+        node = resolve(node, defs)
+        required = node.get("required", ())
+        props = node.get("properties", {})
+        if any(n not in required and not nullable(s, defs) for n, s in props.items()):
+            return True
+        return any(walk(child) for child in children(node))
+
+    return walk(node)
+
+
+def drop_nulls(value: Any, node: JSONSchema, defs: JSONSchema) -> None:
+    """Remove the nulls strict mode made the model send for optional properties, in place.
+
+    A property optional in ``node`` (the loose schema of ``value``, before `to_strict`) and not
+    nullable there had null added by strict mode, so its null means "left out": the key is
+    removed and the validator applies the default. Nested objects, arrays and ``anyOf``
+    branches are followed.
+    """
+    _drop_nulls(value, node, defs, frozenset())
+
+
+def _drop_nulls(value: Any, node: JSONSchema, defs: JSONSchema, seen: frozenset[str]) -> None:
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        if ref in seen:  # a def reached again for the same value: nothing new to drop
+            return
+        seen = seen | {ref}
+    node = resolve(node, defs)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in node.get(key, ()):
+            _drop_nulls(value, sub, defs, seen)
+    if isinstance(value, dict):
+        required = node.get("required", ())
+        for name, sub in node.get("properties", {}).items():
+            if name not in value:
+                continue
+            if value[name] is None and name not in required and not nullable(sub, defs):
+                del value[name]  # "left out": the validator fills in the default
+            else:
+                _drop_nulls(value[name], sub, defs, frozenset())
+    elif isinstance(value, list) and isinstance(node.get("items"), dict):
+        for item in value:
+            _drop_nulls(item, node["items"], defs, frozenset())

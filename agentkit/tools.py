@@ -59,7 +59,8 @@ class ToolResult:
     """The function's raw return value (None on error)."""
     error_type: str | None = None
     """On error: ``"ArgumentsError"``, ``"ModelRetry"``, ``"TimeoutError"``,
-    ``"SerializationError"`` or the name of the exception the tool raised."""
+    ``"SerializationError"`` or the name of the exception the tool (or a validator of its
+    arguments) raised."""
 
 
 class _ToolOptions(TypedDict, total=False):
@@ -297,6 +298,9 @@ class Tool(Generic[P, R]):
             args, kwargs = self._bind(arguments, ctx)
         except ArgumentsError as exc:
             return ToolResult(content=f"error: {exc}", is_error=True, error_type="ArgumentsError")
+        except Exception as exc:  # a validator in the user's types raising other than
+            # ValueError/AssertionError (pydantic reports those): KeyError, RuntimeError, ModelRetry
+            return self._failed(exc, " validating its arguments")
         try:
             if self.timeout is None:
                 value = await self._call(args, kwargs, limiter)
@@ -309,15 +313,8 @@ class Tool(Generic[P, R]):
                         is_error=True,
                         error_type="TimeoutError",
                     )
-        except ModelRetry as exc:  # the tool's own message to the model
-            return ToolResult(content=str(exc), is_error=True, error_type="ModelRetry")
         except Exception as exc:  # BaseException (cancellation) propagates
-            logger.exception("tool %s raised %s", self.name, type(exc).__name__)
-            return ToolResult(
-                content=f"error: {type(exc).__name__}: {exc}",
-                is_error=True,
-                error_type=type(exc).__name__,
-            )
+            return self._failed(exc)
         try:
             content = _to_content(value)
         except pydantic_core.PydanticSerializationError:
@@ -331,6 +328,17 @@ class Tool(Generic[P, R]):
         if limit is not None and len(content) > limit:
             content = f"{content[:limit]}\n[truncated: {len(content) - limit} more characters]"
         return ToolResult(content=content, value=value)
+
+    def _failed(self, exc: Exception, during: str = "") -> ToolResult:
+        """The error result of an exception raised by the tool (or its argument validators)."""
+        if isinstance(exc, ModelRetry):  # the tool's own message to the model
+            return ToolResult(content=str(exc), is_error=True, error_type="ModelRetry")
+        logger.exception("tool %s raised %s%s", self.name, type(exc).__name__, during)
+        return ToolResult(
+            content=f"error: {type(exc).__name__}: {exc}",
+            is_error=True,
+            error_type=type(exc).__name__,
+        )
 
     def _bind(
         self, arguments: str, ctx: RunContext[Any] | None

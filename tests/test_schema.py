@@ -651,7 +651,10 @@ def test_strict_definition() -> None:
                         "Item": {
                             "properties": {
                                 "name": {"type": "string", "description": "(minLength: 2)"},
-                                "qty": {"type": "integer", "description": "(default: 1)"},
+                                "qty": {
+                                    "anyOf": [{"type": "integer"}, {"type": "null"}],
+                                    "description": "(default: 1)",
+                                },
                                 "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
                             },
                             "required": ["name", "qty", "note"],
@@ -667,7 +670,7 @@ def test_strict_definition() -> None:
                         },
                         "color": {
                             "anyOf": [
-                                {"enum": ["red", "blue"], "type": "string"},
+                                {"$ref": "#/$defs/Color"},
                                 {"type": "null"},
                             ],
                             "description": '(default: "red")',
@@ -679,8 +682,11 @@ def test_strict_definition() -> None:
                         "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
                         "when": {"anyOf": [{"format": "date", "type": "string"}, {"type": "null"}]},
                         "path": {
-                            "anyOf": [{"type": "string"}, {"type": "null"}],
-                            "description": '(default: "."; format: "path")',
+                            "anyOf": [
+                                {"type": "string", "description": '(format: "path")'},
+                                {"type": "null"},
+                            ],
+                            "description": '(default: ".")',
                         },
                     },
                     "required": ["items", "color", "express", "note", "when", "path"],
@@ -826,7 +832,10 @@ def test_more_nullability_and_nesting() -> None:
                     "additionalProperties": False,
                 },
                 "Movie": {
-                    "properties": {"title": {"type": "string"}, "year": {"type": "integer"}},
+                    "properties": {
+                        "title": {"type": "string"},
+                        "year": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+                    },
                     "required": ["title", "year"],
                     "type": "object",
                     "additionalProperties": False,
@@ -850,15 +859,7 @@ def test_more_nullability_and_nesting() -> None:
                 },
                 "movie": {
                     "anyOf": [
-                        {
-                            "properties": {
-                                "title": {"type": "string"},
-                                "year": {"type": "integer"},
-                            },
-                            "required": ["title", "year"],
-                            "type": "object",
-                            "additionalProperties": False,
-                        },
+                        {"$ref": "#/$defs/Movie"},
                         {"type": "null"},
                     ],
                     "description": 'A movie. (default: {"title": "Up"})',

@@ -9,12 +9,14 @@ import logging
 import shutil
 import threading
 from collections import namedtuple
-from typing import Any
+from typing import Annotated, Any, NotRequired
 
 import anyio
+import anyio.lowlevel
 import pytest
 from inline_snapshot import snapshot
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, field_validator, model_validator
+from typing_extensions import TypedDict  # pydantic refuses typing's nested, on 3.11
 
 from agentkit.context import RunContext
 from agentkit.errors import ModelRetry, ToolDefinitionError
@@ -124,6 +126,46 @@ async def test_methods_bind_and_hide_self() -> None:
     assert (await Counter.kind.invoke('{"upper": true}')).content == "COUNTER"
     assert list(Counter.kind.parameters["properties"]) == ["upper"]
     assert (await Counter(0).double.invoke('{"x": 4}')).content == "8"
+
+
+class AsyncCounter:
+    def __init__(self, start: int) -> None:
+        self.value = start
+
+    @tool
+    async def bump(self, by: int = 1) -> int:
+        """Bump the counter.
+
+        Args:
+            by: Step.
+        """
+        await anyio.lowlevel.checkpoint()
+        self.value += by
+        return self.value
+
+    @tool
+    @classmethod
+    async def kind(cls, upper: bool) -> str:
+        return cls.__name__.upper() if upper else cls.__name__
+
+
+async def test_async_methods_bind_and_hide_self() -> None:
+    counter = AsyncCounter(10)
+    assert counter.bump.parameters == snapshot(
+        {
+            "properties": {"by": {"default": 1, "description": "Step.", "type": "integer"}},
+            "type": "object",
+        }
+    )
+    assert AsyncCounter.bump.parameters == counter.bump.parameters
+    assert counter.bump.description == "Bump the counter."
+    assert await counter.bump(5) == 15  # still the coroutine method
+    assert await counter.bump.invoke('{"by": 2}') == ToolResult(content="17", value=17)
+    assert (await counter.bump.invoke("{}")).value == 18 and counter.value == 18
+    other = AsyncCounter(0)
+    assert (await other.bump.invoke("{}")).value == 1 and counter.value == 18  # its own self
+    assert (await AsyncCounter.kind.invoke('{"upper": true}')).content == "ASYNCCOUNTER"
+    assert list(AsyncCounter.kind.parameters["properties"]) == ["upper"]
 
 
 async def test_wrapping_functions_you_dont_own() -> None:
@@ -301,6 +343,77 @@ async def test_exceptions_become_text_and_are_logged(caplog: pytest.LogCaptureFi
     assert "Traceback" in caplog.text and 'raise ValueError("bad city")' in caplog.text
 
 
+class Code(BaseModel):
+    code: str
+
+    @field_validator("code")
+    @classmethod
+    def known(cls, value: str) -> str:
+        return {"fr": "France"}[value]  # KeyError for anything else: not a validation error
+
+
+class Span(BaseModel):
+    start: int
+    end: int
+
+    @model_validator(mode="after")
+    def ordered(self) -> Span:
+        if self.start > self.end:
+            raise RuntimeError("the span is backwards")
+        return self
+
+
+def _lookup(value: str) -> str:
+    if value != "ok":
+        raise LookupError(f"no {value!r}")
+    return value
+
+
+def _retry(value: int) -> int:
+    if value < 0:
+        raise ModelRetry("send a positive number")
+    return value
+
+
+async def test_validator_exceptions_become_error_results(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    called: list[Any] = []
+
+    @tool
+    def place(
+        where: Code,
+        span: Span | None = None,
+        key: Annotated[str, AfterValidator(_lookup)] = "ok",
+        n: Annotated[int, AfterValidator(_retry)] = 1,
+    ) -> str:
+        called.append(where)
+        return where.code
+
+    with caplog.at_level(logging.ERROR, logger="agentkit"):
+        assert await place.invoke('{"where": {"code": "xx"}}') == ToolResult(
+            content="error: KeyError: 'xx'", is_error=True, error_type="KeyError"
+        )
+        record = caplog.records[-1]
+        assert record.getMessage() == "tool place raised KeyError validating its arguments"
+        assert record.exc_info is not None and 'return {"fr": "France"}[value]' in caplog.text
+        span = '{"where": {"code": "fr"}, "span": {"start": 2, "end": 1}}'
+        assert await place.invoke(span) == ToolResult(
+            content="error: RuntimeError: the span is backwards",
+            is_error=True,
+            error_type="RuntimeError",
+        )
+        assert await place.invoke('{"where": {"code": "fr"}, "key": "nope"}') == ToolResult(
+            content="error: LookupError: no 'nope'", is_error=True, error_type="LookupError"
+        )
+    assert len(caplog.records) == 3
+    assert await place.invoke('{"where": {"code": "fr"}, "n": -1}') == ToolResult(
+        content="send a positive number", is_error=True, error_type="ModelRetry"
+    )
+    assert called == []  # the function never ran
+    assert (await place.invoke('{"where": {"code": "fr"}}')).content == "France"
+
+
 async def test_cancellation_propagates() -> None:
     started = anyio.Event()
     finished: list[ToolResult] = []
@@ -350,6 +463,107 @@ async def test_strict_null_means_the_python_default() -> None:
     args = '{"room": "a", "nights": null, "note": null, "size": null}'
     assert (await book.invoke(args)).content == "a/2/None/None"  # null is a valid `note`
     assert (await book.invoke('{"room": "a", "nights": 3}')).content == "a/3/none/None"
+
+
+class Line(BaseModel):
+    sku: str
+    qty: int = 1
+    gift: bool | None = False  # admits None: null stays null
+
+
+class Address(TypedDict):
+    street: str
+    floor: NotRequired[int]
+
+
+class Order(BaseModel):
+    lines: list[Line]
+    ship_to: Address
+    rush: Line = Line(sku="rush-fee")
+    parent: Order | None = None
+
+
+async def test_strict_nested_null_means_the_nested_default() -> None:
+    @tool(strict=True)
+    def place(order: Order, lines: list[Line] | None = None) -> dict[str, Any]:
+        return {"order": order.model_dump(), "lines": lines}
+
+    nested = place.definition()["function"]["parameters"]["$defs"]
+    assert nested["Line"]["required"] == ["sku", "qty", "gift"]
+    assert nested["Line"]["properties"]["qty"]["anyOf"][1] == {"type": "null"}
+    assert nested["Address"]["properties"]["floor"]["anyOf"][1] == {"type": "null"}
+    line = {"sku": "a", "qty": None, "gift": None}
+    order: dict[str, Any] = {
+        "lines": [line],
+        "ship_to": {"street": "Main", "floor": None},
+        "rush": None,
+        "parent": {"lines": [], "ship_to": {"street": "Elm"}, "rush": line, "parent": None},
+    }
+    result = await place.invoke(json.dumps({"order": order, "lines": [line]}))
+    assert result.value == snapshot(
+        {
+            "order": {
+                "lines": [{"sku": "a", "qty": 1, "gift": None}],
+                "ship_to": {"street": "Main"},
+                "rush": {"sku": "rush-fee", "qty": 1, "gift": False},
+                "parent": {
+                    "lines": [],
+                    "ship_to": {"street": "Elm"},
+                    "rush": {"sku": "a", "qty": 1, "gift": None},
+                    "parent": None,
+                },
+            },
+            "lines": [Line(sku="a", qty=1, gift=None)],
+        }
+    )
+    bad = await place.invoke('{"order": {"lines": null, "ship_to": {"street": "x"}}}')
+    assert bad.content == snapshot(
+        "error: invalid arguments:\n- order.lines: Input should be a valid array (got null)"
+    )  # a required field's null is still an error
+
+
+async def test_strict_nested_null_in_a_hand_written_schema() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "filter": {
+                "type": "object",
+                "properties": {"tag": {"type": "string"}, "limit": {"type": "integer"}},
+                "required": ["tag"],
+            }
+        },
+        "required": ["filter"],
+    }
+    search = Tool.from_schema(lambda filter: filter, schema, name="search", strict=True)
+    assert search.definition()["function"]["parameters"]["properties"]["filter"] == snapshot(
+        {
+            "type": "object",
+            "properties": {
+                "tag": {"type": "string"},
+                "limit": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+            },
+            "required": ["tag", "limit"],
+            "additionalProperties": False,
+        }
+    )
+    result = await search.invoke('{"filter": {"tag": "x", "limit": null}}')
+    assert result.value == {"tag": "x"}
+
+
+async def test_strict_nulls_with_a_def_that_names_itself() -> None:
+    loop = {"anyOf": [{"type": "object", "properties": {"n": {"type": "integer"}}}]}
+    loop["anyOf"].append({"$ref": "#/$defs/Loop"})  # pointless, valid, and must not hang
+    schema = {
+        "type": "object",
+        "$defs": {"Loop": loop},
+        "properties": {"x": {"$ref": "#/$defs/Loop"}},
+    }
+    t = Tool.from_schema(lambda x=None: x, schema, name="t", strict=True)
+    assert t.definition()["function"]["parameters"]["properties"]["x"] == snapshot(
+        {"anyOf": [{"$ref": "#/$defs/Loop"}, {"type": "null"}]}
+    )
+    assert (await t.invoke('{"x": {"n": null}}')).value == {}
+    assert (await t.invoke('{"x": null}')).value is None
 
 
 async def test_context_is_injected_and_hidden() -> None:
@@ -509,7 +723,7 @@ error: invalid arguments:
     assert t.definition(True)["function"]["parameters"] == snapshot(
         {
             "type": "object",
-            "properties": {"a": {"anyOf": [{"type": "integer"}, {"type": "null"}]}},
+            "properties": {"a": {"type": "integer"}},
             "required": ["a"],
             "additionalProperties": False,
         }
