@@ -645,12 +645,21 @@ def _within(value: float, schema: dict[str, Any], *, integer: bool) -> int | flo
 
 def _string_for(name: str, schema: dict[str, Any], ctx: _Ctx) -> str:
     lname = _singular(name.lower())
-    for result in [ctx.focus] if ctx.focus else ctx.results:
+    results = [ctx.focus] if ctx.focus else ctx.results
+    for result in results:
         if isinstance(result.arguments.get(name), str):
             return str(result.arguments[name])
+    if lname in _FREE_TEXT:  # a "topic" is what was looked up, whatever the tool calls it
+        for result in results:
+            for key, value in result.arguments.items():
+                if key.lower() in _FREE_TEXT and isinstance(value, str):
+                    return value
     if schema.get("format") in _FORMATS:
         return _FORMATS[schema["format"]]
     if set(re.findall(r"[a-z]+", lname)) & _PROSE:
+        lookups = [r for r in ctx.results if not r.is_math]
+        if ctx.focus is None and len(ctx.results) == len(lookups) == 1:
+            return lookups[0].content  # the summary of one lookup is what it found
         return ctx.focus.content if ctx.focus else ctx.answer
     picked = _string_candidates(name, schema, ctx.pool) if lname not in _FREE_TEXT else []
     if picked:

@@ -348,6 +348,8 @@ def _agent(args: argparse.Namespace, endpoint: _Endpoint, client: ChatClient) ->
 async def _run(args: argparse.Namespace, endpoint: _Endpoint, client: ChatClient) -> int:
     agent = _agent(args, endpoint, client)
     if args.json:
+        if endpoint.offline:  # said on stderr: stdout stays pure JSON
+            print(f"offline: {DISCLAIMER}", file=sys.stderr)
         result = await agent.run(args.prompt)
         data = result.to_dict()
         keep = {k: data[k] for k in ("output", "messages", "usage", "steps")}

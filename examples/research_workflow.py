@@ -1,10 +1,7 @@
-"""A research workflow: fan out one researcher agent per topic, then one writer agent.
+"""A research workflow: typed findings fanned out and in, a failed step retried, a typed brief.
 
-Shows a workflow as plain async Python: `map_concurrently` runs the researchers at most three
-at a time, `retry` re-runs a researcher that fails, and the writer returns a typed `Brief`
-(a pydantic model, requested as JSON schema output and validated).
-
-Run: AGENTKIT_API_KEY=sk-... python examples/research_workflow.py (offline: `agentkit serve`)
+`map_concurrently` runs a researcher agent per topic, two at a time, each returning a `Finding`;
+`retry` reruns a failed step; a writer returns a `Brief`. Run it with AGENTKIT_BASE_URL set.
 """
 
 import os
@@ -12,48 +9,51 @@ import os
 import anyio
 from pydantic import BaseModel
 
-from agentkit import Agent, RunResult
+from agentkit import Agent
 from agentkit.tools import tool
 from agentkit.workflow import map_concurrently, retry
 
-MODEL = os.environ.get("AGENTKIT_MODEL", "gpt-5.4-mini")
+MODEL = os.environ.get("AGENTKIT_MODEL", "agentkit-demo")
 NOTES = {  # a stand-in for a search engine, so the example runs anywhere
     "structured concurrency": "Tasks live in a scope that waits for all of them to finish.",
     "server-sent events": "One HTTP response carrying a stream of `data:` lines.",
     "json schema": "A JSON vocabulary that describes and validates JSON documents.",
 }
+FLAKY = {"server-sent events": "timed out"}  # a simulated outage: the first attempt fails
 
 
 @tool
 def search(query: str) -> str:
-    """Search the notes for a topic.
+    """Search the notes for a topic, e.g. "json schema"."""
+    return next((note for t, note in NOTES.items() if t in query.lower()), "no results")
 
-    Args:
-        query: What to look for, e.g. "json schema".
-    """
-    return "\n".join(f"{t}: {n}" for t, n in NOTES.items() if t in query.lower()) or "no results"
+
+class Finding(BaseModel):
+    topic: str
+    summary: str
 
 
 class Brief(BaseModel):
-    title: str
-    summary: str
     key_points: list[str]
 
 
-researcher = Agent(MODEL, tools=[search], instructions="Search, then report the key facts.")
+researcher = Agent(MODEL, tools=[search], output_type=Finding, instructions="Search, report.")
 writer = Agent(MODEL, output_type=Brief, instructions="Write a short brief from the notes.")
 
 
-async def research(topic: str) -> RunResult[str]:
-    return await retry(lambda: researcher.run(f'Research "{topic}"'), attempts=3)
+async def research(topic: str) -> Finding:
+    if problem := FLAKY.pop(topic, None):  # fails once, then works
+        raise TimeoutError(f"researching {topic!r} {problem}")
+    return (await researcher.run(f'Research "{topic}"')).output
 
 
 async def main() -> None:
-    findings = await map_concurrently(research, list(NOTES), limit=3)
-    notes = "\n\n".join(result.output for result in findings)
+    on_retry = lambda n, exc: print(f"attempt {n} failed ({exc}); retrying")  # noqa: E731
+    step = lambda topic: retry(lambda: research(topic), on_retry=on_retry)  # noqa: E731
+    findings = await map_concurrently(step, NOTES, limit=2)  # list[Finding], in topic order
+    notes = "\n".join(f"{finding.topic}: {finding.summary}" for finding in findings)
     brief = (await writer.run(f"Notes:\n{notes}")).output
-    print(f"# {brief.title}\n\n{brief.summary}\n")
-    print("\n".join(f"- {point}" for point in brief.key_points))
+    print("brief:", *(f"- {point}" for point in brief.key_points), sep="\n")
 
 
 anyio.run(main)

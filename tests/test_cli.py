@@ -112,6 +112,19 @@ def test_demo_on_a_terminal_uses_colour_and_a_spinner(monkeypatch: pytest.Monkey
     out = terminal.getvalue()
     assert "\x1b[" in out  # rich styles
     assert "6*7 = 42" in out
+    # the spinner, drawn while waiting (rich draws it at least once: when it stops) and erased
+    assert " waiting for the model…\n" in out
+    assert " running tools…\n" in out
+    assert "\x1b[1A\x1b[2K" in out  # cursor up, erase the line
+    assert "usage: 2 requests" in out.splitlines()[-1]  # last: no spinner left behind
+
+
+def test_no_spinner_without_a_terminal(capsys: pytest.CaptureFixture[str]):
+    assert main(["demo", "what is 6*7"]) == 0
+    out = capsys.readouterr().out
+    assert "6*7 = 42" in out
+    assert "waiting for the model" not in out
+    assert "running tools" not in out
 
 
 def test_demo_online_uses_the_configured_model(
@@ -146,7 +159,9 @@ def test_run_prints_the_answer_on_stdout_and_progress_on_stderr(
 
 def test_run_json(capsys: pytest.CaptureFixture[str]):
     assert main(["run", "--json", "weather in Paris"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    assert captured.err == f"offline: {DISCLAIMER}\n"  # said, but not on stdout
+    data = json.loads(captured.out)  # stdout is one JSON document, nothing else
     assert list(data) == ["output", "messages", "usage", "steps"]
     assert data["output"] == get_weather("Paris")
     assert data["steps"] == 2
@@ -254,6 +269,19 @@ def test_chat_save_reset_load(
     messages = json.loads(saved.read_text())
     assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant"]
     assert messages[-1]["content"] == get_weather("Paris")
+
+
+def test_chat_with_a_tool_from_a_module(
+    tools_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    stdin(monkeypatch, 'shout "hello"', 'and shout "bye"')
+    assert main(["chat", "--tool", "cli_tools_ok:shout"]) == 0
+    out = capsys.readouterr().out
+    assert '→ shout(text="hello")' in out
+    assert "← shout: HELLO" in out
+    assert '→ shout(text="bye")' in out
+    assert "BYE" in out
+    assert "get_weather" not in out  # --tool replaces the demo tools
 
 
 def test_chat_ends_at_end_of_input_and_prompts_on_a_terminal(

@@ -283,6 +283,43 @@ def test_json_schema_answers_validate(schema: dict[str, Any]):
     jsonschema.validate(json.loads(content), schema)
 
 
+def one_lookup(name: str, parameter: str, value: str, content: str) -> list[dict[str, Any]]:
+    arguments = json.dumps({parameter: value})
+    call = {"id": "c0", "type": "function", "function": {"name": name, "arguments": arguments}}
+    return [
+        {"role": "user", "content": f'Research "{value}"'},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c0", "content": content},
+    ]
+
+
+@pytest.mark.parametrize(("parameter", "field"), [("query", "topic"), ("q", "subject")])
+def test_json_fields_of_one_lookup_take_what_was_asked_and_found(parameter: str, field: str):
+    schema = {
+        "type": "object",
+        "properties": {field: {"type": "string"}, "summary": {"type": "string"}},
+        "required": [field, "summary"],
+    }
+    request = {
+        "messages": one_lookup("search", parameter, "json schema", "Describes JSON documents."),
+        "response_format": {"type": "json_schema", "json_schema": {"name": "f", "schema": schema}},
+    }
+    content = demo_responder(request)["choices"][0]["message"]["content"]
+    # not the chat answer "search(query='json schema') returned: Describes JSON documents."
+    assert json.loads(content) == {field: "json schema", "summary": "Describes JSON documents."}
+
+
+def test_json_summary_of_a_calculation_keeps_the_expression():
+    schema = {"type": "object", "properties": {"summary": {"type": "string"}}}
+    request = {
+        "messages": one_lookup("calculate", "expression", "12*7 + 3", "87"),
+        "tools": [t.definition() for t in DEMO_TOOLS],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "f", "schema": schema}},
+    }
+    content = demo_responder(request)["choices"][0]["message"]["content"]
+    assert json.loads(content) == {"summary": "12*7 + 3 = 87"}
+
+
 def test_json_object_answer():
     request = {
         "messages": [{"role": "user", "content": "hi"}],

@@ -1,4 +1,4 @@
-"""Every examples/*.py runs offline against the demo model and follows the house style."""
+"""Every examples/*.py runs offline against the demo model, shows what it claims, in house style."""
 
 from __future__ import annotations
 
@@ -17,6 +17,38 @@ from agentkit.testing import FakeServer
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
+# What each example must print, run after run (all runs share one directory): an example that
+# exits 0 while showing nothing of what it is about is a broken example.
+EXPECTED: dict[str, list[list[str]]] = {
+    "calculator_agent": [
+        ['-> get_weather({"city": "Paris"})', '-> calculate({"expression": "(1 + 24) / 2"})',
+         "(1 + 24) / 2 = 12.5", "[3 steps, "],
+    ],
+    "human_approval": [["tool: error: the user denied this call to 'delete_files'"]],
+    "multi_agent": [["84", "requests, sub-agent included: 4"]],
+    "research_workflow": [
+        ["attempt 1 failed (researching 'server-sent events' timed out); retrying", "brief:",
+         "- structured concurrency: Tasks live in a scope that waits for all of them to finish.",
+         "- server-sent events: One HTTP response carrying a stream of `data:` lines.",
+         "- json schema: A JSON vocabulary that describes and validates JSON documents."],
+    ],
+    "resumable_workflow": [
+        ["plan: 3 days in Lisbon", "stopped: the run reached max_requests=1; saved 3 messages"],
+        ["resuming from 3 saved messages in ", "answer: Lisbon, next 3 days: 24°C and sunny"],
+        ["plan: 3 days in Lisbon"],  # the resumed run finished: the next one starts over
+    ],
+    "streaming": [["-> get_weather", "<- get_weather", "Paris", "[2 steps"]],
+    "structured_output": [
+        ["Paris: 18.0 °C, humidity 40%, sunny", "Oslo: 9.0 °C, humidity 80%, rainy",
+         "warmest: Paris (float 18.0)"],
+    ],
+    "wrap_existing_functions": [
+        ["get_reason_phrase({'value': 404}) -> Not Found",
+         "month_range({'year': 2024, 'month': 2}) -> [3,29]",
+         "agent: get_reason_phrase(value=418) returned: I'm a teapot (2 steps)"],
+    ],
+}  # fmt: skip
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeServer]:
@@ -24,25 +56,39 @@ def server() -> Iterator[FakeServer]:
         yield running
 
 
+def test_every_example_has_expectations():
+    assert sorted(EXPECTED) == [example.stem for example in EXAMPLES]
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.name)
-def test_example_runs_offline(example: Path, server: FakeServer):
+def test_example_runs_offline(example: Path, server: FakeServer, tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AGENTKIT_"))}
     env.update(
         AGENTKIT_BASE_URL=server.url,
         AGENTKIT_API_KEY="offline-demo",
         PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+        TRIP_MESSAGES=str(tmp_path / "trip.json"),  # resumable_workflow's saved conversation
     )
-    done = subprocess.run(
-        [sys.executable, str(example)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,  # an example that asks for input gets EOF, never hangs
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip(), "an example shows what it did"
+    for expected in EXPECTED.get(example.stem, [[]]):
+        done = subprocess.run(
+            [sys.executable, str(example)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,  # an example that asks for input gets EOF, never hangs
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip(), "an example shows what it did"
+        missing = [text for text in expected if text not in done.stdout]
+        assert not missing, f"{example.name} did not print {missing}:\n{done.stdout}"
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/getting-started.md"])
+def test_every_example_is_listed(doc: str):
+    text = (ROOT / doc).read_text()
+    assert [e.name for e in EXAMPLES if f"| `{e.name}` |" not in text] == []
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.name)
@@ -51,7 +97,6 @@ def test_example_follows_the_house_style(example: Path):
     tree = ast.parse(source)
     assert len(source.splitlines()) < 60
     assert ast.get_docstring(tree), "a docstring says what it shows and how to run it"
-    assert any(
-        isinstance(node, ast.AsyncFunctionDef) and node.name == "main" for node in tree.body
-    )
+    assert any(isinstance(node, ast.AsyncFunctionDef) and node.name == "main" for node in tree.body)
     assert "anyio.run(main)" in source
+    assert "AGENTKIT_BASE_URL" in source, "the docstring says which server it talks to"
