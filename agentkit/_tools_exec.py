@@ -1,7 +1,8 @@
 """Running the tool calls of one assistant turn: concurrently, replies in call order.
 
-`ToolExecutor.call_tool` is the tool-call side effect of the loop: a wire tool call in, a JSON
-outcome out. It never raises (but for cancellation, and errors in hooks or ``approve``).
+`ToolExecutor.call_tool` is the tool-call side effect of the loop (the agent reaches it through
+`Agent._call_tool`): a wire tool call in, a JSON outcome out. It never raises (but for
+cancellation, and errors in hooks or ``approve``).
 `Run` is the mutable side of one run, shared by the loop and the tool calls.
 """
 
@@ -28,6 +29,9 @@ logger = logging.getLogger("agentkit")
 Approve = Callable[[ToolCallRequest], bool | Awaitable[bool]]
 """The ``approve`` callback of an agent: sync or async, True to run the call."""
 
+CallTool = Callable[[dict[str, Any], "Run"], Awaitable[dict[str, Any]]]
+"""The tool-call side effect: a wire tool call and the run in, the call's JSON outcome out."""
+
 
 class Run:
     """One execution of the loop: the state plus what is not state (deps, store, flags)."""
@@ -53,7 +57,12 @@ class Run:
     def add_usage(self, usage: RunUsage) -> None:
         self.state.usage = self.state.usage + usage
 
-    def context(self, tool_name: str | None = None, call_id: str | None = None) -> RunContext[Any]:
+    def context(
+        self,
+        tool_name: str | None = None,
+        call_id: str | None = None,
+        usage_sink: Callable[[RunUsage], None] | None = None,
+    ) -> RunContext[Any]:
         state = self.state
         return RunContext(
             deps=self.deps,
@@ -62,7 +71,7 @@ class Run:
             step=state.steps,
             tool_name=tool_name,
             tool_call_id=call_id,
-            usage_sink=self.add_usage,
+            usage_sink=usage_sink or self.add_usage,
         )
 
     async def save(self) -> None:
@@ -86,8 +95,16 @@ class ToolExecutor:
         self._approve = approve
         self._max_concurrency = max_concurrency
 
-    async def run_tool_calls(self, run: Run) -> list[AgentEvent]:
-        """Answer every pending call (concurrently), then add the replies in call order."""
+    async def run_tool_calls(self, run: Run, call_tool: CallTool) -> list[AgentEvent]:
+        """Answer every pending call (concurrently), then add the replies in call order.
+
+        Args:
+            run: The run whose ``state.pending`` calls are answered.
+            call_tool: Makes one call (`Agent._call_tool`, the seam a durable engine wraps).
+
+        Returns:
+            The turn's events (empty unless ``run.emit``).
+        """
         state = run.state
         calls = state.pending
         # Keyed by position, not id: some servers send empty or repeated call ids. Calls
@@ -115,10 +132,13 @@ class ToolExecutor:
         async def answer(i: int) -> None:
             call = calls[i]
             if limiter is None:
-                outcome = await self.call_tool(call, run)
+                outcome = await call_tool(call, run)
             else:
                 async with limiter:
-                    outcome = await self.call_tool(call, run)
+                    outcome = await call_tool(call, run)
+            usage = outcome.get("usage")
+            if usage is not None:  # work the tool did for the run, e.g. a sub-agent's requests
+                run.add_usage(RunUsage(**usage))
             results[str(i)] = outcome
             if run.emit:
                 events.append(
@@ -150,13 +170,16 @@ class ToolExecutor:
         """The tool-call side effect: a wire tool call in, ``{content, is_error, duration}`` out.
 
         Never raises (but cancellation, and exceptions from hooks or ``approve``): unknown
-        tools, bad arguments, failures, timeouts and denials become the reply's text.
+        tools, bad arguments, failures, timeouts and denials become the reply's text. Usage the
+        tool adds with ``ctx.add_usage`` is returned under ``"usage"`` (a `RunUsage` dict), not
+        added to the run here, so the outcome is the call's whole effect on the run.
         """
         start = time.perf_counter()
         call_id, function = call["id"], call["function"]
         name, arguments = function["name"], function["arguments"]
         tool = self._tools.get(name)
-        ctx = run.context(name, call_id)
+        added: list[RunUsage] = []
+        ctx = run.context(name, call_id, added.append)
         request = None
         if self._hooks or (tool is not None and tool.requires_approval):
             request = ToolCallRequest(call_id=call_id, name=name, arguments=arguments)
@@ -190,7 +213,14 @@ class ToolExecutor:
             for hook in self._hooks:
                 await hook.after_tool(ctx, request, result)
         duration = time.perf_counter() - start
-        return {"content": result.content, "is_error": result.is_error, "duration": duration}
+        outcome: dict[str, Any] = {
+            "content": result.content,
+            "is_error": result.is_error,
+            "duration": duration,
+        }
+        if added:
+            outcome["usage"] = sum(added, RunUsage()).to_dict()
+        return outcome
 
     async def _approved(self, request: ToolCallRequest) -> bool:
         if self._approve is None:

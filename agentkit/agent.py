@@ -1,8 +1,9 @@
 """Agent: the loop that asks the model, runs the tools it calls, and repeats until an answer.
 
 `Agent.run` and `Agent.stream` share one loop (`Agent._iterate`, an async generator of events
-that only builds events when streaming). Its only side effects are `Agent._model_request` and
-`Agent._call_tool`, whose inputs and outputs are JSON data, and every change of the run's state
+that only builds events when streaming). Its only side effects are the model request
+(`Agent._model_request`, or `Agent._model_stream` when streaming) and the tool call
+(`Agent._call_tool`), whose inputs and outputs are JSON data, and every change of the run's state
 goes through a `RunState`, so a checkpointed run can stop anywhere and resume.
 """
 
@@ -82,7 +83,7 @@ class Agent(Generic[OutputT]):
         max_concurrency: Most tool calls of one turn running at once.
         reasoning_history: When to send ``reasoning_content`` back in later requests: never,
             on assistant turns that call tools (what DeepSeek thinking models require), or
-            always.
+            always. The run's messages keep it on every assistant turn either way.
         on_max_steps: ``"raise"`` `MaxStepsExceeded`, or ``"final_answer"``: make one more
             request with ``tool_choice="none"`` and return its answer.
         usage_limits: Request and token limits; reaching one raises `UsageLimitExceeded`.
@@ -157,6 +158,10 @@ class Agent(Generic[OutputT]):
         self._hooks = tuple(hooks)
         self._executor = ToolExecutor(self._tools, self._hooks, approve, max_concurrency)
         self._output_retries = output_retries
+        # `_model_request`'s JSON round trip (model_dump, then model_validate) gives back the
+        # completion it started from: a plain run skips it (about 20 us a request) unless a
+        # subclass wraps the seam.
+        self._wrapped_request = type(self)._model_request is not Agent._model_request
 
     def __repr__(self) -> str:
         return f"Agent(model={self.model!r}, tools={list(self._tools)!r})"
@@ -351,7 +356,7 @@ class Agent(Generic[OutputT]):
         try:
             while True:
                 if state.pending:
-                    for event in await self._executor.run_tool_calls(run):
+                    for event in await self._executor.run_tool_calls(run, self._call_tool):
                         yield event
                 elif state.steps and state.messages[-1].get("role") == "assistant":
                     result = self._final(run)
@@ -376,7 +381,7 @@ class Agent(Generic[OutputT]):
                         raise UsageLimitExceeded(
                             hit[1], limit=hit[0], messages=state.messages, usage=state.usage
                         )
-                params = {**self._base, "messages": state.messages}
+                params = {**self._base, "messages": self._request_messages(state.messages)}
                 if final:
                     state.final_request = True
                     if self._tool_defs is not None:
@@ -391,17 +396,20 @@ class Agent(Generic[OutputT]):
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug("request %d: %d messages", state.steps + 1, len(state.messages))
                 if run.emit:
-                    async with self.client.stream(**params) as chunks:
-                        async for chunk in chunks:
-                            if chunk.choices:
-                                delta = chunk.choices[0].delta
-                                if delta.reasoning_content:
-                                    yield ReasoningDelta(text=delta.reasoning_content)
-                                if delta.content:
-                                    yield TextDelta(text=delta.content)
-                        completion = await chunks.get_final_completion()
-                else:
-                    completion = await self._model_request(params)
+                    data: dict[str, Any] | None = None
+                    async with contextlib.aclosing(self._model_stream(params)) as items:
+                        async for item in items:
+                            if isinstance(item, dict):
+                                data = item
+                            else:
+                                yield item
+                    if data is None:
+                        raise APIResponseError("the streamed request ended without a completion")
+                    completion = ChatCompletion.model_validate(data)
+                elif self._wrapped_request:
+                    completion = ChatCompletion.model_validate(await self._model_request(params))
+                else:  # what `_model_request` would do, without its JSON round trip
+                    completion = await self.client.complete(**params)
                 step_usage = self._record(run, completion)
                 await run.save()
                 if self._hooks:
@@ -416,9 +424,73 @@ class Agent(Generic[OutputT]):
                 exc.messages = list(state.messages)
             raise
 
-    async def _model_request(self, params: dict[str, Any]) -> ChatCompletion:
-        """The model-request side effect: request parameters in, completion out (both JSON)."""
-        return await self.client.complete(**params)
+    # --- the side effects: JSON in, JSON out (what a durable execution engine wraps) ---------
+
+    async def _model_request(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The model request of `run`: `ChatClient.complete` keywords in, the completion out.
+
+        Args:
+            params: ``model``, ``messages``, ``tools``, settings... (JSON data).
+
+        Returns:
+            The completion as JSON data (``ChatCompletion.model_validate`` reads it back).
+        """
+        completion = await self.client.complete(**params)
+        return completion.model_dump(exclude_unset=True)
+
+    async def _model_stream(
+        self, params: dict[str, Any]
+    ) -> AsyncGenerator[ReasoningDelta | TextDelta | dict[str, Any], None]:
+        """The model request of `stream`: the deltas as they arrive, then the completion.
+
+        Args:
+            params: As for `_model_request`.
+
+        Yields:
+            `ReasoningDelta` and `TextDelta` events, then last the completion as JSON data,
+            the same that `_model_request` returns for the same answer.
+        """
+        async with self.client.stream(**params) as chunks:
+            async for chunk in chunks:
+                if chunk.choices:
+                    delta = chunk.choices[0].delta
+                    if delta.reasoning_content:
+                        yield ReasoningDelta(text=delta.reasoning_content)
+                    if delta.content:
+                        yield TextDelta(text=delta.content)
+            completion = await chunks.get_final_completion()
+        yield completion.model_dump(exclude_unset=True)
+
+    async def _call_tool(self, call: dict[str, Any], run: Run) -> dict[str, Any]:
+        """One tool call: the wire tool call in, its outcome out (see `ToolExecutor.call_tool`).
+
+        Args:
+            call: ``{"id", "type", "function": {"name", "arguments"}}`` (JSON data).
+            run: The in-process side of the run (deps, usage): context, not input.
+
+        Returns:
+            ``{"content", "is_error", "duration"}``, plus ``"usage"`` (a `RunUsage` dict) when
+            the tool added usage (e.g. a sub-agent's) with ``ctx.add_usage``.
+        """
+        return await self._executor.call_tool(call, run)
+
+    def _request_messages(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The messages to send: ``reasoning_content`` only where ``reasoning_history`` wants it.
+
+        The run keeps it on every assistant message; this shallow pass copies only the
+        assistant messages whose reasoning the policy leaves out.
+        """
+        if self._reasoning == "always":
+            return messages
+        on_calls = self._reasoning == "tool_calls"
+        return [
+            _without_reasoning(m)
+            if "reasoning_content" in m
+            and m.get("role") == "assistant"
+            and not (on_calls and m.get("tool_calls"))
+            else m
+            for m in messages
+        ]
 
     def _record(self, run: Run, completion: ChatCompletion) -> RunUsage:
         """Add a completion to the state; returns the request's usage."""
@@ -429,10 +501,7 @@ class Agent(Generic[OutputT]):
         state.usage = state.usage + usage
         state.steps += 1
         message = completion.choices[0].message
-        echo = self._reasoning == "always" or (
-            self._reasoning == "tool_calls" and bool(message.tool_calls)
-        )
-        param = message.to_param(reasoning=echo)
+        param = message.to_param(reasoning=True)  # the record is complete; sending is per policy
         state.messages.append(cast(dict[str, Any], param))
         state.reasoning = message.reasoning_content
         if message.tool_calls:
@@ -472,3 +541,7 @@ class Agent(Generic[OutputT]):
             reasoning=state.reasoning,
             run_id=run.run_id,
         )
+
+
+def _without_reasoning(message: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in message.items() if key != "reasoning_content"}

@@ -108,6 +108,31 @@ async def test_result_messages_usage_and_wire(
     assert json.loads(json.dumps(result.to_dict()))["output"] == "done"
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_usage_sums_reasoning_and_cached_tokens(
+    server: FakeServer, client: ChatClient, stream: bool
+) -> None:
+    def detailed(prompt: int, completion: int, reasoning: int, cached: int) -> dict[str, Any]:
+        return {
+            **usage(prompt, completion),
+            "completion_tokens_details": {"reasoning_tokens": reasoning},
+            "prompt_tokens_details": {"cached_tokens": cached},
+        }
+
+    server.enqueue(tool_calls(("echo", {"word": "hi"})) | {"usage": detailed(10, 5, 3, 0)})
+    server.enqueue(text("done", usage=detailed(20, 2, 1, 8)))
+    result = await run(Agent("m", tools=[echo], client=client), "say hi", stream=stream)
+    assert result.usage == RunUsage(
+        requests=2,
+        prompt_tokens=30,
+        completion_tokens=7,
+        total_tokens=37,
+        reasoning_tokens=4,
+        cached_tokens=8,
+    )
+    assert result.to_dict()["usage"]["reasoning_tokens"] == 4
+
+
 async def test_messages_survive_json_and_continue_with_history(
     server: FakeServer, client: ChatClient
 ) -> None:
@@ -330,6 +355,7 @@ async def test_default_client_comes_from_the_environment(
     await agent.client.aclose()
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 async def test_cancelling_a_run_cancels_the_http_request(server: FakeServer) -> None:
     from agentkit.testing import delay
 

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import textwrap
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,10 @@ import pytest
 from agentkit.agent import Agent
 from agentkit.checkpoint import CheckpointStore, FileCheckpointStore, RunState
 from agentkit.client import ChatClient
-from agentkit.errors import AuthenticationError
+from agentkit.errors import APIResponseError, AuthenticationError
+from agentkit.events import ReasoningDelta, RunFinished, TextDelta, ToolCallFinished
 from agentkit.result import RunUsage
-from agentkit.testing import FakeServer, http_error, tool_calls
+from agentkit.testing import FakeServer, http_error, text, tool_calls
 from agentkit.tools import tool
 from tests.conftest import run
 
@@ -240,3 +242,100 @@ async def test_resume_in_another_process_after_a_hard_crash(
     assert calls == ["slow"]
     assert result.output == "3"
     assert [m.get("content") for m in result.messages if m["role"] == "tool"] == ["1", "2"]
+
+
+class Recording(Agent[str]):
+    """Records the JSON input and output of every side effect, or replays a record.
+
+    What a durable execution engine does with `Agent._model_request` / `_model_stream` and
+    `Agent._call_tool`: run each once, keep its result, and answer from the record on replay.
+    """
+
+    def __init__(self, *args: Any, tape: dict[str, Any], replay: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tape = tape
+        self.replay = replay
+
+    def _key(self, kind: str, data: dict[str, Any]) -> str:
+        return f"{kind} {json.dumps(data)}"  # inputs are JSON
+
+    def _keep(self, key: str, output: dict[str, Any]) -> dict[str, Any]:
+        self.tape[key] = json.dumps(output)  # outputs are JSON
+        return output
+
+    async def _model_request(self, params: dict[str, Any]) -> dict[str, Any]:
+        key = self._key("model", params)
+        if self.replay:
+            return dict(json.loads(self.tape[key]))
+        return self._keep(key, await super()._model_request(params))
+
+    async def _model_stream(
+        self, params: dict[str, Any]
+    ) -> AsyncGenerator[ReasoningDelta | TextDelta | dict[str, Any], None]:
+        key = self._key("model", params)
+        if self.replay:
+            yield dict(json.loads(self.tape[key]))
+            return
+        async for item in super()._model_stream(params):
+            yield self._keep(key, item) if isinstance(item, dict) else item
+
+    async def _call_tool(self, call: dict[str, Any], run: Any) -> dict[str, Any]:
+        key = self._key("tool", call)
+        if self.replay:
+            return dict(json.loads(self.tape[key]))
+        return self._keep(key, await super()._call_tool(call, run))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_run_replays_from_its_recorded_side_effects(
+    server: FakeServer, client: ChatClient, stream: bool
+) -> None:
+    calls: list[str] = []
+
+    @tool
+    async def double(n: int) -> int:
+        """Double a number."""
+        calls.append("double")
+        return 2 * n
+
+    helper = Agent("sub", client=client).as_tool("helper", "Answers questions.")
+    server.enqueue(
+        tool_calls(("double", {"n": 2}), ("helper", {"input": "why?"}), reasoning="both"),
+        text("because", usage={"prompt_tokens": 3, "completion_tokens": 1}),  # the sub-agent
+        text("4, because", reasoning="done", usage={"prompt_tokens": 9, "completion_tokens": 2}),
+    )
+    tape: dict[str, Any] = {}
+
+    def agent(replay: bool) -> Recording:
+        return Recording("m", tools=[double, helper], client=client, tape=tape, replay=replay)
+
+    store = MemoryStore()
+    recorded = await run(agent(False), "go", stream=stream, checkpoint=store, run_id="rec")
+    assert recorded.output == "4, because"
+    assert store.saves[0]["messages"][1]["reasoning_content"] == "both"  # kept in checkpoints
+    assert sorted(key.split()[0] for key in tape) == ["model", "model", "tool", "tool"]
+    assert recorded.usage.requests == 3  # the sub-agent's request, from the tool's outcome
+    sent = len(server.requests)
+
+    replayed = await run(agent(True), "go", stream=stream, checkpoint=store, run_id="rec")
+    assert len(server.requests) == sent  # no request made
+    assert calls == ["double"]  # no tool run again
+    assert replayed == recorded
+    assert replayed.messages[1]["reasoning_content"] == "both"
+    if stream:
+        events = [e async for e in agent(True).stream("go", checkpoint=store, run_id="rec")]
+        assert [type(e) for e in events[-4:-2]] == [ToolCallFinished, ToolCallFinished]
+        assert isinstance(events[-1], RunFinished) and events[-1].result == recorded
+
+
+async def test_a_streamed_request_must_end_with_its_completion(client: ChatClient) -> None:
+    class Broken(Agent[str]):
+        async def _model_stream(
+            self, params: dict[str, Any]
+        ) -> AsyncGenerator[ReasoningDelta | TextDelta | dict[str, Any], None]:
+            yield TextDelta(text="half")
+
+    with pytest.raises(APIResponseError, match="without a completion") as caught:
+        async for _ in Broken("m", client=client).stream("go"):
+            pass
+    assert caught.value.messages == [{"role": "user", "content": "go"}]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -192,6 +193,7 @@ async def test_max_concurrency_bounds_tool_calls(server: FakeServer, client: Cha
     assert len(replies(server)) == 5
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 async def test_cancelling_a_run_cancels_running_tools(
     server: FakeServer, client: ChatClient
 ) -> None:
@@ -220,6 +222,7 @@ async def test_cancelling_a_run_cancels_running_tools(
     assert len(server.requests) == 1
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 async def test_cancel_with_a_server_delay_returns_promptly(
     server: FakeServer, client: ChatClient
 ) -> None:
@@ -231,24 +234,74 @@ async def test_cancel_with_a_server_delay_returns_promptly(
     assert time.perf_counter() - start < 2
 
 
+@pytest.mark.parametrize("pending", ["tool", "server"])
+def test_cancelling_an_asyncio_task_leaves_no_task_behind(server: FakeServer, pending: str) -> None:
+    started = asyncio.Event()  # binds to no loop until used
+
+    @tool
+    async def forever() -> str:
+        """Never ends."""
+        started.set()
+        await anyio.sleep_forever()
+        return ""  # pragma: no cover
+
+    if pending == "tool":
+        server.enqueue(tool_calls(("forever", {}), ("forever", {})))
+    else:
+        server.enqueue(delay(30, "late"))
+
+    async def main() -> None:  # plain asyncio: no anyio runner, no task group around the run
+        current = asyncio.current_task()
+        async with ChatClient(base_url=server.url, api_key="k", max_retries=0) as client:
+            task = asyncio.create_task(Agent("m", tools=[forever], client=client).run("go"))
+            async with asyncio.timeout(2):
+                if pending == "tool":
+                    await started.wait()
+                else:
+                    while not server.requests:  # noqa: ASYNC110 - the server sets no event
+                        await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            async with asyncio.timeout(1):  # a bounded settle: nothing may outlive the run
+                while asyncio.all_tasks() != {current}:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+        assert asyncio.all_tasks() == {current}
+
+    asyncio.run(main())
+    assert len(server.requests) == 1
+
+
+async def test_asyncio_wait_for_times_out_promptly(server: FakeServer, client: ChatClient) -> None:
+    server.enqueue(tool_calls(("add", {"a": 1, "b": 1})), delay(30, "late"))
+    start = time.perf_counter()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(Agent("m", tools=[add], client=client).run("go"), timeout=0.2)
+    assert time.perf_counter() - start < 2
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 async def test_threads_return_to_baseline_after_cancelled_sync_tools(
     server: FakeServer, client: ChatClient
 ) -> None:
     release = threading.Event()
+    hold = 0.05
 
     @tool
     def blocking(n: int) -> int:
-        """Blocks until released, or 0.5 s (a thread cannot be interrupted)."""
-        release.wait(0.5)
+        """Blocks until released, or `hold` seconds (a thread cannot be interrupted)."""
+        release.wait(hold)
         return n
 
-    # Warm anyio's worker-thread pool so the baseline counts its idle threads.
+    # Warm the worker-thread pool so the baseline counts its idle threads. The calls block a
+    # moment, as below: on trio under pytest, the event loop then waits for I/O in a pooled
+    # thread of its own (guest mode), and the baseline must count that one too.
     server.enqueue(tool_calls(("blocking", {"n": 1}), ("blocking", {"n": 2})), "ok")
-    release.set()
     agent = Agent("m", tools=[blocking], client=client)
     await agent.run("warm up")
     baseline = threading.active_count()
-    release.clear()
+    hold = 0.5
 
     server.enqueue(tool_calls(("blocking", {"n": 1}), ("blocking", {"n": 2})))
     with anyio.move_on_after(0.2) as scope:
@@ -352,7 +405,10 @@ async def test_agent_as_tool_rolls_usage_up_and_passes_deps(server: FakeServer) 
     )
 
 
-async def test_reasoning_kept_and_echoed_per_policy(server: FakeServer, client: ChatClient) -> None:
+@pytest.mark.parametrize("stream", [False, True])
+async def test_reasoning_kept_and_echoed_per_policy(
+    server: FakeServer, client: ChatClient, stream: bool
+) -> None:
     for policy, expected in [
         ("never", [False, False]),
         ("tool_calls", [True, False]),
@@ -362,14 +418,21 @@ async def test_reasoning_kept_and_echoed_per_policy(server: FakeServer, client: 
         server.enqueue(
             tool_calls(("add", {"a": 1, "b": 1}), reasoning="think 1"),
             text("2", reasoning="think 2"),
+            "ok",
         )
         agent = Agent("m", tools=[add], client=client, reasoning_history=policy)  # type: ignore[arg-type]
-        result = await agent.run("go")
+        result = await run(agent, "go", stream=stream)
         assert result.reasoning == "think 2"
+        # The run's record keeps every step's reasoning, whatever is sent back.
         assistants = [m for m in result.messages if m["role"] == "assistant"]
-        assert ["reasoning_content" in m for m in assistants] == expected
+        assert [m["reasoning_content"] for m in assistants] == ["think 1", "think 2"]
         sent = server.requests[1]["messages"][1]
         assert ("reasoning_content" in sent) == expected[0]
+        # History that carries reasoning is sent by the same policy.
+        await run(agent, "again", stream=stream, history=result.messages)
+        resent = [m for m in server.requests[2]["messages"] if m["role"] == "assistant"]
+        assert ["reasoning_content" in m for m in resent] == expected
+        assert [m["reasoning_content"] for m in assistants] == ["think 1", "think 2"]
 
 
 async def test_calls_with_empty_or_repeated_ids_keep_their_replies(
