@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AssistantMessage",
@@ -298,7 +298,7 @@ class ChunkChoice(_Wire):
     """One choice of a streamed chunk."""
 
     index: int = 0
-    delta: ChoiceDelta = ChoiceDelta()
+    delta: ChoiceDelta = Field(default_factory=ChoiceDelta)
     finish_reason: str | None = None
     logprobs: Any = None
 
