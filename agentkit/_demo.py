@@ -3,34 +3,36 @@
 ``demo_responder(request) -> completion`` plays the model for ``agentkit.testing.FakeServer``:
 it matches the request's tools against the user's words, asks for real (parallel) tool calls
 with arguments filled from each tool's JSON Schema, and composes a final answer from the tool
-results, as JSON satisfying ``response_format`` when one is given. It also holds the three demo
-tools the ``agentkit demo`` command and the examples use.
+results, as JSON satisfying ``response_format`` when one is given. What it reads in the words
+is in `agentkit._demo_text`, how it builds JSON in `agentkit._demo_instance`; the tools the
+``agentkit demo`` command offers it are in `agentkit._demo_tools`.
 """
 
 from __future__ import annotations
 
-import ast
-import datetime as dt
 import json
-import math
-import operator
 import re
-import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
+from agentkit._demo_instance import _Ctx, _instance, _resolve, _Result
+from agentkit._demo_text import (
+    _MATH_HINTS,
+    _STARTERS,
+    _STOP,
+    _SYNONYMS,
+    _candidates,
+    _intent,
+    _match,
+    _num,
+    _numbers,
+    _Pool,
+    _sentences,
+    _words,
+)
 from agentkit.testing import FakeServer
 
-__all__ = [
-    "DEMO_MODEL",
-    "calculate",
-    "demo_responder",
-    "demo_server",
-    "get_time",
-    "get_weather",
-]
+__all__ = ["DEMO_MODEL", "demo_responder", "demo_server"]
 
 DEMO_MODEL = "agentkit-demo"
 """The model id the demo server lists; any model name is accepted."""
@@ -41,208 +43,7 @@ DISCLAIMER = "agentkit demo model: deterministic rules, not an LLM."
 _MAX_TOOL_ROUNDS = 4  # a guard: a confused rule set must still end the run with an answer
 
 
-# --- the demo tools -----------------------------------------------------------------------
-
-_CONDITIONS = ("sunny", "partly cloudy", "overcast", "light rain", "windy", "clear skies")
-
-
-def get_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "celsius") -> str:
-    """Get the current weather for a city (made-up but stable numbers: this is a demo).
-
-    Args:
-        city: City name, e.g. "Paris".
-        unit: Temperature unit.
-    """
-    seed = zlib.crc32(city.strip().lower().encode())  # stable across runs, unlike hash()
-    celsius = seed % 31 - 3
-    temp = celsius if unit == "celsius" else round(celsius * 9 / 5 + 32)
-    symbol = "°C" if unit == "celsius" else "°F"
-    sky = _CONDITIONS[seed % len(_CONDITIONS)]
-    return f"{city}: {temp}{symbol}, {sky}, humidity {seed % 50 + 40}%"
-
-
-def get_time(timezone: str = "UTC") -> str:
-    """Get the current local time in an IANA timezone.
-
-    Args:
-        timezone: IANA timezone name, e.g. "Europe/Paris" or "UTC".
-
-    Raises:
-        ValueError: The timezone is unknown.
-    """
-    try:
-        now = dt.datetime.now(ZoneInfo(timezone))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        hint = "use an IANA name like 'Asia/Tokyo'"
-        raise ValueError(f"unknown timezone {timezone!r}; {hint}") from exc
-    return f"{now:%H:%M} in {timezone} ({now:%A %Y-%m-%d})"
-
-
-_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
-_FUNCTIONS: dict[str, Callable[..., float]] = {
-    "sqrt": math.sqrt, "abs": abs, "round": round, "min": min, "max": max,
-}  # fmt: skip
-
-
-def _evaluate(node: ast.expr) -> float:
-    """Evaluate a parsed arithmetic expression: numbers, operators, a few functions, no names."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-        if isinstance(node.value, bool):
-            raise ValueError("booleans are not numbers here")
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        value = _evaluate(node.operand)
-        return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        left, right = _evaluate(node.left), _evaluate(node.right)
-        if isinstance(node.op, ast.Pow) and (abs(right) > 100 or abs(left) > 1e6):
-            raise ValueError("exponent too large")  # 9**9**9 would hang the process
-        return _BINARY[type(node.op)](left, right)  # type: ignore[no-any-return]
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id in _FUNCTIONS
-        and not node.keywords
-    ):
-        return _FUNCTIONS[node.func.id](*(_evaluate(arg) for arg in node.args))
-    raise ValueError(f"unsupported syntax: {ast.unparse(node)!r}")
-
-
-def calculate(expression: str) -> str:
-    """Evaluate an arithmetic expression safely (no eval): + - * / // % ** and sqrt, abs, round.
-
-    Args:
-        expression: The expression, e.g. "12*7 + 3".
-
-    Raises:
-        ValueError: The expression is not plain arithmetic.
-    """
-    try:
-        value = _evaluate(ast.parse(expression.replace("^", "**"), mode="eval").body)
-    except (SyntaxError, ZeroDivisionError, OverflowError, TypeError) as exc:
-        raise ValueError(f"cannot evaluate {expression!r}: {exc}") from exc
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.10g}" if isinstance(value, float) else str(value)
-
-
 # --- reading the request ------------------------------------------------------------------
-
-_STOP = frozenset(
-    "a about after all also an and any are as at be but by can could current data describe do "
-    "does each find for from get give given how i in into is it its let list look me my now of "
-    "on or please return returns show tell than that the their them then there this to tool "
-    "use using value what whats when where which who why will with would you your".split()
-)
-_SYNONYMS = {
-    "weather": "temperature forecast warm warmer cold colder hot degrees rain sunny humid",
-    "time": "clock hour hours o'clock",
-    "search": "find research look lookup about",
-    "calculate": "compute calculator math",
-}
-_MATH_HINTS = ("calc", "math", "arith", "evaluat", "expression", "compute")
-_PLACE = {"city", "location", "place", "town", "country", "region", "destination", "address"}
-_FREE_TEXT = {"query", "q", "topic", "question", "text", "prompt", "subject", "term", "input"}
-_TIMEZONES = {
-    "tokyo": "Asia/Tokyo", "paris": "Europe/Paris", "london": "Europe/London",
-    "berlin": "Europe/Berlin", "new york": "America/New_York", "sydney": "Australia/Sydney",
-    "los angeles": "America/Los_Angeles", "san francisco": "America/Los_Angeles",
-}  # fmt: skip
-_WORD_OPS = [
-    (r"\bsquare root of\s*([\d.]+)", r"sqrt(\1)"),
-    (r"\bto the power of\b|\braised to\b", "**"),
-    (r"\bsquared\b", "**2"),
-    (r"\bmultiplied by\b|\btimes\b|×", "*"),
-    (r"\bdivided by\b|÷", "/"),
-    (r"\bplus\b", "+"),
-    (r"\bminus\b", "-"),
-    (r"\bmod(?:ulo)?\b", "%"),
-    (r"(?<=\d)\s*x\s*(?=\d)", "*"),
-    (r"\^", "**"),
-]
-_INTENTS = {  # the most specific first: "compare ... what's the average?" is an average
-    "average": ("average", "mean"),
-    "sum": ("sum", "total", "combined", "add up", "altogether"),
-    "difference": ("difference", "warmer", "colder", "compare", "subtract", "minus"),
-}
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z][a-z']+", text.lower())
-
-
-def _match(word: str, vocabulary: set[str]) -> bool:
-    # a crude stemmer: "temperatures" matches "temperature", "calculating" matches "calculate"
-    return word in vocabulary or (len(word) >= 5 and any(w[:5] == word[:5] for w in vocabulary))
-
-
-def _mentioned(values: list[Any], text: str) -> list[Any]:
-    lowered = text.lower()
-    return [v for v in values if re.search(rf"\b{re.escape(str(v).lower())}\b", lowered)]
-
-
-def _numbers(text: str) -> list[float]:
-    text = re.sub(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}:\d{2}\b", " ", text)  # dates are not numbers
-    return [float(n) for n in re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?", text)]
-
-
-def _num(value: float) -> int | float:
-    return int(value) if float(value).is_integer() else value
-
-
-def _expressions(text: str) -> list[str]:
-    """Arithmetic expressions written in the text ("12*7 + 3", "3 times 4")."""
-    normal = text.lower()
-    for pattern, replacement in _WORD_OPS:
-        normal = re.sub(pattern, replacement, normal)
-    found: list[str] = []
-    for run in re.finditer(r"(?:sqrt|\d+(?:\.\d+)?|\*\*|[-+*/%()]|[ \t])+", normal):
-        candidate = run.group().strip().strip("+*/%").strip()
-        if not re.search(r"\d\s*(?:\*\*|[-+*/%])\s*[-(]*\s*\d|sqrt\(", candidate):
-            continue
-        try:
-            ast.parse(candidate, mode="eval")
-        except SyntaxError:
-            continue
-        found.append(candidate)
-    return found
-
-
-def _quoted(text: str) -> list[str]:
-    found = re.findall(r'"([^"]+)"|“([^”]+)”|(?<!\w)\'([^\']+)\'(?!\w)', text)
-    return [a or b or c for a, b, c in found]
-
-
-def _proper_nouns(text: str, exclude: set[str]) -> list[str]:
-    """Capitalised phrases ("Paris", "New York", "Écija"), minus sentence and tool words."""
-    phrases: list[str] = []
-    run: list[str] = []
-
-    def close() -> None:
-        words = [w for w in run if re.sub(r"['’]s$", "", w.lower()) not in exclude]
-        phrase = re.sub(r"['’]s$", "", " ".join(words))
-        if phrase and phrase not in phrases and phrase.upper() != phrase:
-            phrases.append(phrase)
-        run.clear()
-
-    end = 0
-    for match in re.finditer(r"[^\W\d_][\w'’-]*", text):  # words, in any script
-        word = match.group()
-        if not word[0].isupper() or (run and text[end : match.start()].strip()):
-            close()  # a lowercase word or punctuation ends a phrase
-        if word[0].isupper():
-            run.append(word)
-        end = match.end()
-    close()
-    return phrases
 
 
 def _text_of(message: dict[str, Any]) -> str:
@@ -271,68 +72,11 @@ class _Tool:
         return any(h in f"{self.name} {self.description}".lower() for h in _MATH_HINTS)
 
 
-@dataclass(frozen=True)
-class _Result:
-    name: str
-    arguments: dict[str, Any]
-    content: str
-    is_math: bool
-
-
 def _key(name: str, arguments: dict[str, Any]) -> str:
     return f"{name}:{json.dumps(arguments, sort_keys=True)}"
 
 
-def _resolve(schema: Any, root: dict[str, Any], depth: int = 0) -> dict[str, Any]:
-    """Follow a local ``$ref`` and pick the first non-null ``anyOf``/``oneOf`` branch."""
-    if not isinstance(schema, dict) or depth > 20:  # {"$ref": "#"} would never end
-        return {}
-    if isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/"):
-        target: Any = root
-        for part in schema["$ref"][2:].split("/"):
-            target = target.get(part, {}) if isinstance(target, dict) else {}
-        rest = {k: v for k, v in schema.items() if k != "$ref"}
-        return _resolve({**target, **rest}, root, depth + 1)
-    for combinator in ("anyOf", "oneOf"):
-        options = schema.get(combinator)
-        if isinstance(options, list) and options:
-            resolved = [_resolve(option, root, depth + 1) for option in options]
-            chosen = next((r for r in resolved if r.get("type") != "null"), resolved[0])
-            rest = {k: v for k, v in schema.items() if k != combinator}
-            return _resolve({**rest, **chosen}, root, depth + 1)
-    if isinstance(schema.get("type"), list):
-        kinds = [t for t in schema["type"] if t != "null"] or ["null"]
-        return {**schema, "type": kinds[0]}
-    return schema
-
-
 # --- planning tool calls ------------------------------------------------------------------
-
-_STARTERS = frozenset(
-    "hi hello hey thanks thank ok okay yes no compare check summarize summarise explain write "
-    "convert also and but then i'm i'd is are what's how's weather time today tomorrow".split()
-)
-
-
-@dataclass(frozen=True)
-class _Pool:
-    """Everything in the user's words that could become an argument."""
-
-    text: str
-    words: list[str]
-    numbers: list[float]
-    expressions: list[str]
-    quoted: list[str]
-    proper: list[str]
-    acronyms: list[str]
-
-    @classmethod
-    def read(cls, text: str, exclude: set[str]) -> _Pool:
-        proper = _proper_nouns(text, exclude)
-        acronyms = [a for a in re.findall(r"\b[A-Z]{2,6}\b", text) if a.lower() not in exclude]
-        return cls(
-            text, _words(text), _numbers(text), _expressions(text), _quoted(text), proper, acronyms
-        )
 
 
 @dataclass(frozen=True)
@@ -391,52 +135,6 @@ def _combine(intent: str, numbers: list[float]) -> str:
     return " + ".join(terms)
 
 
-def _singular(name: str) -> str:
-    return name[:-3] + "y" if name.endswith("ies") else name.removesuffix("s")
-
-
-def _string_candidates(name: str, schema: dict[str, Any], pool: _Pool) -> list[str]:
-    lname = _singular(name.lower())
-    if schema.get("format") == "date":
-        return re.findall(r"\b\d{4}-\d{2}-\d{2}\b", pool.text)
-    if "expr" in lname or lname in {"formula", "equation", "calculation"}:
-        return pool.expressions
-    if lname in {"timezone", "tz", "zone", "time_zone"}:
-        iana = re.findall(r"\b[A-Z][a-z]+/[A-Za-z_]+\b", pool.text)
-        utc = [z for z in ("UTC", "GMT") if z in pool.acronyms]
-        mapped = [_TIMEZONES[p.lower()] for p in pool.proper if p.lower() in _TIMEZONES]
-        return list(dict.fromkeys(iana + utc + mapped))
-    if lname in {"path", "folder", "directory", "dir", "file", "filename"}:
-        paths = re.findall(r"(?<![\w/])(?:~|\.{1,2})?/[\w./-]+|\b[\w-]+\.[a-z]{1,5}\b", pool.text)
-        return pool.quoted or paths
-    if lname in _PLACE or lname.endswith(("city", "location")):
-        return pool.proper or pool.quoted
-    if lname in _FREE_TEXT:
-        return pool.quoted or [pool.text.strip().rstrip("?!. ")]
-    return pool.quoted or pool.proper or pool.acronyms
-
-
-def _candidates(name: str, schema: dict[str, Any], pool: _Pool, numbers: list[float]) -> list[Any]:
-    kind = schema.get("type")
-    if "const" in schema:
-        return [schema["const"]]
-    if "enum" in schema:
-        return _mentioned(schema["enum"], pool.text)
-    if kind in ("integer", "number"):
-        low, high = schema.get("minimum", -math.inf), schema.get("maximum", math.inf)
-        fits = [n for n in numbers if low <= n <= high and (kind == "number" or n.is_integer())]
-        return [int(n) if kind == "integer" else _num(n) for n in fits]
-    if kind == "boolean":
-        return [True] if set(name.lower().split("_")) & set(pool.words) else []
-    if kind == "array":
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-        inner = _candidates(_singular(name), items or {"type": "string"}, pool, numbers)
-        return [inner] if inner else []
-    if kind == "string":
-        return _string_candidates(name, schema, pool)
-    return []
-
-
 def _fill(tool: _Tool, pool: _Pool) -> tuple[list[dict[str, Any]], list[str]]:
     """Argument sets for one tool (several when one parameter got several values)."""
     root = tool.parameters
@@ -474,14 +172,6 @@ def _fill(tool: _Tool, pool: _Pool) -> tuple[list[dict[str, Any]], list[str]]:
         unique = {json.dumps(v, sort_keys=True): v for v in fan_out[1]}.values()
         return [{**args, fan_out[0]: value} for value in unique], []
     return [args], []
-
-
-def _intent(text: str) -> str | None:
-    lowered = text.lower()
-    for intent, words in _INTENTS.items():
-        if any(re.search(rf"\b{w}\b", lowered) for w in words):
-            return intent
-    return None
 
 
 def _select(turn: _Turn, tools: dict[str, _Tool], pool: _Pool) -> list[tuple[_Tool, str]]:
@@ -560,12 +250,6 @@ def _describe(result: _Result) -> str:
     return f"{result.name}({shown}) returned: {result.content}"
 
 
-def _sentences(text: str) -> list[str]:
-    """Sentences and lines of three words or more (the stuff of an extractive summary)."""
-    pieces = re.split(r"(?<=[.!?])\s+|\n+", text)
-    return [p.strip() for p in pieces if len(p.split()) >= 3]
-
-
 def _answer(turn: _Turn, tools: dict[str, _Tool], missing: list[str]) -> str:
     if not tools:
         if len(turn.text) > 200 and _sentences(turn.text):
@@ -581,133 +265,6 @@ def _answer(turn: _Turn, tools: dict[str, _Tool], missing: list[str]) -> str:
     if len(lines) == 1:
         return lines[0]
     return "Here is what I found:\n" + "\n".join(f"- {line}" for line in lines)
-
-
-@dataclass(frozen=True)
-class _Ctx:
-    """What a JSON answer can be built from; ``focus`` is the result one array item is about."""
-
-    pool: _Pool
-    results: list[_Result]
-    answer: str
-    focus: _Result | None = None
-
-
-_PROSE = set(
-    "answer summary text output result response content message explanation description "
-    "report reply details notes comment".split()
-)
-_FORMATS = {"date": "2025-01-01", "date-time": "2025-01-01T00:00:00Z", "time": "00:00:00Z",
-            "email": "demo@example.com", "uri": "https://example.com", "hostname": "example.com",
-            "uuid": "00000000-0000-4000-8000-000000000000", "ipv4": "127.0.0.1"}  # fmt: skip
-
-
-def _number_for(name: str, ctx: _Ctx) -> float:
-    results = [ctx.focus] if ctx.focus else [r for r in ctx.results if not r.is_math]
-    for result in results:
-        if isinstance(result.arguments.get(name), int | float):
-            return float(result.arguments[name])
-        for word in re.findall(r"[a-z]+", name.lower()):
-            hit = re.search(rf"{word}\D{{0,4}}?(-?\d+(?:\.\d+)?)", result.content.lower())
-            if hit and len(word) > 2:
-                return float(hit.group(1))
-    maths = [n for r in ctx.results if r.is_math for n in _numbers(r.content)]
-    pools = [_numbers(r.content) for r in results][:1] + [maths, ctx.pool.numbers]
-    if ctx.focus is None:
-        pools = [maths, *pools]  # a top-level number is most likely the computed one
-    return next((p[0] for p in pools if p), 0.0)
-
-
-def _within(value: float, schema: dict[str, Any], *, integer: bool) -> int | float:
-    """``value`` moved into the schema's bounds (and onto its ``multipleOf`` grid)."""
-    low, high = schema.get("minimum", -math.inf), schema.get("maximum", math.inf)
-    above, below = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
-    step = schema.get("multipleOf") or (1 if integer else 0)
-    if step:  # grid points only: the first and last ones inside every bound
-        first = -math.inf if above is None else math.floor(above / step) + 1
-        last = math.inf if below is None else math.ceil(below / step) - 1
-        if math.isfinite(low):
-            first = max(first, math.ceil(low / step))
-        if math.isfinite(high):
-            last = min(last, math.floor(high / step))
-        k = min(max(round(value / step), first), last)
-        return k * step if isinstance(step, int) else _num(k * step)
-    value = min(max(value, low), high)
-    lo = max(low, -math.inf if above is None else above)
-    hi = min(high, math.inf if below is None else below)
-    if (above is not None and value <= above) or (below is not None and value >= below):
-        if math.isfinite(lo) and math.isfinite(hi):
-            value = (lo + hi) / 2  # strictly inside both exclusive bounds
-        else:
-            value = lo + 1 if math.isfinite(lo) else hi - 1
-    return _num(value)
-
-
-def _string_for(name: str, schema: dict[str, Any], ctx: _Ctx) -> str:
-    lname = _singular(name.lower())
-    results = [ctx.focus] if ctx.focus else ctx.results
-    for result in results:
-        if isinstance(result.arguments.get(name), str):
-            return str(result.arguments[name])
-    if lname in _FREE_TEXT:  # a "topic" is what was looked up, whatever the tool calls it
-        for result in results:
-            for key, value in result.arguments.items():
-                if key.lower() in _FREE_TEXT and isinstance(value, str):
-                    return value
-    if schema.get("format") in _FORMATS:
-        return _FORMATS[schema["format"]]
-    if set(re.findall(r"[a-z]+", lname)) & _PROSE:
-        lookups = [r for r in ctx.results if not r.is_math]
-        if ctx.focus is None and len(ctx.results) == len(lookups) == 1:
-            return lookups[0].content  # the summary of one lookup is what it found
-        return ctx.focus.content if ctx.focus else ctx.answer
-    picked = _string_candidates(name, schema, ctx.pool) if lname not in _FREE_TEXT else []
-    if picked:
-        return picked[0]
-    return ctx.focus.content if ctx.focus else ctx.answer
-
-
-def _instance(schema: Any, root: dict[str, Any], name: str, ctx: _Ctx, depth: int = 0) -> Any:
-    """A value valid against ``schema``, built from the context where a field name fits."""
-    s = _resolve(schema, root)
-    if "const" in s:
-        return s["const"]
-    if s.get("enum"):
-        hits = _mentioned(s["enum"], f"{ctx.pool.text} {ctx.focus.content if ctx.focus else ''}")
-        return (hits or s["enum"])[0]
-    kind = s.get("type") or ("object" if "properties" in s else "string")
-    if kind == "object":
-        properties = s.get("properties") or {} if depth < 6 else {}
-        return {key: _instance(sub, root, key, ctx, depth + 1) for key, sub in properties.items()}
-    if kind == "array":
-        items = s.get("items") if isinstance(s.get("items"), dict) else {}
-        inner = _resolve(items, root)
-        subjects = [r for r in ctx.results if not r.is_math]
-        values: list[Any] = []
-        if depth < 6 and ctx.focus is None and inner.get("type") == "object" and subjects:
-            for subject in subjects:
-                focused = _Ctx(ctx.pool, ctx.results, ctx.answer, subject)
-                values.append(_instance(items, root, name, focused, depth + 1))
-        elif inner.get("type") == "string" and "enum" not in inner and "format" not in inner:
-            texts = [str(v) for r in subjects for v in r.arguments.values()][:8]
-            texts = texts or _sentences(ctx.pool.text)[:5] or ctx.pool.proper
-            values = [_fit(text, inner) for text in texts]
-        while len(values) < s.get("minItems", 0):
-            values.append(_instance(items, root, _singular(name), ctx, depth + 1))
-        return values[: s.get("maxItems", len(values))]
-    if kind in ("integer", "number"):
-        return _within(_number_for(name, ctx), s, integer=kind == "integer")
-    if kind == "boolean":
-        return False
-    if kind == "null":
-        return None
-    return _fit(_string_for(name, s, ctx), s)
-
-
-def _fit(text: str, schema: dict[str, Any]) -> str:
-    """``text`` padded or cut to the schema's ``minLength`` and ``maxLength``."""
-    text = text.ljust(schema.get("minLength", 0), ".")
-    return text[: schema["maxLength"]] if "maxLength" in schema else text
 
 
 # --- the responder ------------------------------------------------------------------------

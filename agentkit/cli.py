@@ -27,7 +27,8 @@ import anyio.from_thread
 import anyio.lowlevel
 
 from agentkit import __version__
-from agentkit._demo import DEMO_MODEL, DISCLAIMER, calculate, demo_server, get_time, get_weather
+from agentkit._demo import DEMO_MODEL, DISCLAIMER, demo_server
+from agentkit._demo_tools import calculate, get_time, get_weather
 from agentkit.agent import Agent
 from agentkit.client import ChatClient
 from agentkit.errors import AgentKitError, APIConnectionError, ToolDefinitionError

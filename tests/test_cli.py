@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agentkit._demo import DEMO_MODEL, DISCLAIMER, get_weather
+from agentkit._demo import DEMO_MODEL, DISCLAIMER
+from agentkit._demo_tools import get_weather
 from agentkit.cli import DEFAULT_MODEL, main
 from agentkit.testing import FakeServer, delay, http_error, text, tool_calls
 

@@ -12,15 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentkit._demo import (
-    DEMO_MODEL,
-    DISCLAIMER,
-    calculate,
-    demo_responder,
-    demo_server,
-    get_time,
-    get_weather,
-)
+from agentkit._demo import DEMO_MODEL, DISCLAIMER, demo_responder, demo_server
+from agentkit._demo_tools import calculate, get_time, get_weather
 from agentkit.client import ChatClient
 from agentkit.testing import FakeServer
 from agentkit.tools import Tool, tool
