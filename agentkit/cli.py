@@ -20,7 +20,7 @@ from collections.abc import AsyncGenerator, Iterator, Sequence
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any, cast
 
 import anyio
 import anyio.from_thread
@@ -29,18 +29,11 @@ import anyio.lowlevel
 from agentkit import __version__
 from agentkit._demo import DEMO_MODEL, DISCLAIMER, demo_server
 from agentkit._demo_tools import calculate, get_time, get_weather
+from agentkit._render import _Printer
 from agentkit.agent import Agent
 from agentkit.client import ChatClient
 from agentkit.errors import AgentKitError, APIConnectionError, ToolDefinitionError
-from agentkit.events import (
-    AgentEvent,
-    ReasoningDelta,
-    RunFinished,
-    StepFinished,
-    TextDelta,
-    ToolCallFinished,
-    ToolCallStarted,
-)
+from agentkit.events import RunFinished
 from agentkit.result import RunResult
 from agentkit.tools import Tool
 from agentkit.types import MessageParam
@@ -77,144 +70,6 @@ class _Endpoint:
     """The model id to request."""
     offline: bool
     """True when talking to the built-in demo model."""
-
-
-# --- output -------------------------------------------------------------------------------
-
-
-class _Printer:
-    """Shows a run as it streams: text, collapsed reasoning, tool calls, timings and usage.
-
-    Uses ``rich`` for colour and a spinner when it is installed and the stream is a terminal;
-    otherwise writes plain text (rich without a terminal writes plain text too).
-
-    Args:
-        out: Where the answer goes.
-        info: Where progress (reasoning, tool calls, usage) goes; ``run`` sends it to stderr so
-            stdout holds only the answer.
-        show_reasoning: Print reasoning in full instead of one collapsed line.
-    """
-
-    def __init__(self, out: TextIO, info: TextIO, *, show_reasoning: bool = False) -> None:
-        self.show_reasoning = show_reasoning
-        self._out = _console(out)
-        self._info = self._out if info is out else _console(info)
-        self._raw = (out, info)
-        self._status: Any = None
-        self._reasoning = ""
-        self._text_open = False
-        self._step_started = time.perf_counter()
-
-    # the two writers: rich consoles when rich is available, else the raw streams
-    def say(self, text: str, style: str = "", *, info: bool = True, end: str = "\n") -> None:
-        """Write ``text`` (with a rich ``style`` when rich is available)."""
-        console = self._info if info else self._out
-        if console is not None:
-            console.print(
-                text, style=style or None, end=end, markup=False, highlight=False, soft_wrap=True
-            )
-        else:
-            stream = self._raw[1] if info else self._raw[0]
-            stream.write(text + end)
-            stream.flush()
-
-    def waiting(self, label: str) -> None:
-        """Show a spinner with ``label`` until the next event (terminals with rich only)."""
-        self.stop_waiting()
-        if self._info is not None and self._info.is_terminal:
-            self._status = self._info.status(label, spinner="dots")
-            self._status.start()
-
-    def stop_waiting(self) -> None:
-        """Remove the spinner, if one is showing."""
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
-
-    def event(self, event: AgentEvent) -> None:
-        """Render one event of `Agent.stream`."""
-        self.stop_waiting()
-        if isinstance(event, ReasoningDelta):
-            self._reasoning += event.text
-            return
-        self._flush_reasoning()
-        if isinstance(event, TextDelta):
-            self.say(event.text, info=False, end="")
-            self._text_open = True
-        elif isinstance(event, StepFinished):
-            self._close_text()
-            calls = len(event.message.tool_calls or [])
-            what = f"{calls} tool call{'s' * (calls != 1)}" if calls else "answer"
-            took = time.perf_counter() - self._step_started
-            self.say(
-                f"  step {event.step}: {what} · {event.usage.total_tokens} tokens · "
-                f"{_duration(took)}",
-                "dim",
-            )
-            if calls:
-                self.waiting("running tools…")
-        elif isinstance(event, ToolCallStarted):
-            self.say(f"  → {event.name}({_arguments(event.arguments)})", "cyan")
-        elif isinstance(event, ToolCallFinished):
-            content = " ".join(event.content.split())
-            content = content if len(content) <= 160 else content[:159] + "…"
-            mark, style = ("✗", "red") if event.is_error else ("←", "green")
-            self.say(f"  {mark} {event.name}: {content}  ({_duration(event.duration)})", style)
-            self._step_started = time.perf_counter()
-            self.waiting("waiting for the model…")
-        elif isinstance(event, RunFinished):
-            self._close_text()
-
-    def usage(self, result: RunResult[Any], seconds: float) -> None:
-        """Print the run's token usage and wall time."""
-        u = result.usage
-        self.say(
-            f"usage: {u.requests} requests · {u.total_tokens} tokens (prompt "
-            f"{u.prompt_tokens}, completion {u.completion_tokens}, reasoning "
-            f"{u.reasoning_tokens}) · {_duration(seconds)}",
-            "dim",
-        )
-
-    def _flush_reasoning(self) -> None:
-        text, self._reasoning = self._reasoning.strip(), ""
-        if not text:
-            return
-        if self.show_reasoning:
-            self.say("  thinking: " + text.replace("\n", "\n    "), "dim italic")
-            return
-        line = " ".join(text.split())
-        short = line if len(line) <= 100 else line[:99] + "…"
-        self.say(
-            f"  ▸ thinking ({len(text)} chars, --show-reasoning to expand): {short}", "dim italic"
-        )
-
-    def _close_text(self) -> None:
-        if self._text_open:
-            self.say("", info=False)
-            self._text_open = False
-
-
-def _console(stream: TextIO) -> Any:
-    """A rich Console on ``stream``, or None when rich (an optional extra) is not installed."""
-    try:
-        from rich.console import Console  # optional: agentkit[cli]
-    except ImportError:
-        return None
-    return Console(file=stream, emoji=False)  # ":x:" in a model answer stays ":x:"
-
-
-def _arguments(raw: str) -> str:
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
-    if not isinstance(parsed, dict):
-        return raw
-    return ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in parsed.items())
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 # --- configuration ------------------------------------------------------------------------
