@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from agentkit.context import RunContext
     from agentkit.events import (
         AgentEvent,
+        AgentStream,
         Hooks,
         ReasoningDelta,
         RunFinished,
@@ -83,6 +84,7 @@ __all__ = [
     "AgentEvent",
     "AgentKitError",
     "AgentRunError",
+    "AgentStream",
     "AuthenticationError",
     "BadRequestError",
     "ChatClient",
@@ -133,6 +135,7 @@ __all__ = [
 _LAZY: dict[str, str] = {
     "Agent": "agentkit.agent",
     "AgentEvent": "agentkit.events",
+    "AgentStream": "agentkit.events",
     "ChatClient": "agentkit.client",
     "ChatCompletion": "agentkit.types",
     "ChatCompletionChunk": "agentkit.types",

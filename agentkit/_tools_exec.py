@@ -18,7 +18,14 @@ import anyio
 
 from agentkit.checkpoint import CheckpointStore, RunState
 from agentkit.context import RunContext
-from agentkit.events import AgentEvent, Hooks, ToolCallFinished, ToolCallRequest, ToolCallStarted
+from agentkit.events import (
+    AgentEvent,
+    EventSink,
+    Hooks,
+    ToolCallFinished,
+    ToolCallRequest,
+    ToolCallStarted,
+)
 from agentkit.result import RunUsage
 from agentkit.tools import Tool, ToolResult
 
@@ -36,7 +43,7 @@ CallTool = Callable[[dict[str, Any], "Run"], Awaitable[dict[str, Any]]]
 class Run:
     """One execution of the loop: the state plus what is not state (deps, store, flags)."""
 
-    __slots__ = ("deps", "emit", "lock", "run_id", "state", "store")
+    __slots__ = ("deps", "emit", "lock", "run_id", "sink", "state", "store")
 
     def __init__(
         self,
@@ -49,6 +56,8 @@ class Run:
         self.state = state
         self.deps = deps
         self.emit = emit
+        # Set by a live `AgentStream`: tool calls send their `ToolCallFinished` there as they end.
+        self.sink: EventSink | None = None
         self.store = store
         self.run_id = run_id
         # Tool calls finish concurrently; saves must not overtake each other.
@@ -95,6 +104,19 @@ class ToolExecutor:
         self._approve = approve
         self._max_concurrency = max_concurrency
 
+    def started(self, run: Run) -> list[ToolCallStarted]:
+        """The `ToolCallStarted` events of the calls `run_tool_calls` is about to make."""
+        calls, done = run.state.pending, run.state.results
+        return [
+            ToolCallStarted(
+                call_id=call["id"],
+                name=call["function"]["name"],
+                arguments=call["function"]["arguments"],
+            )
+            for i, call in enumerate(calls)
+            if str(i) not in done
+        ]
+
     async def run_tool_calls(self, run: Run, call_tool: CallTool) -> list[AgentEvent]:
         """Answer every pending call (concurrently), then add the replies in call order.
 
@@ -103,7 +125,8 @@ class ToolExecutor:
             call_tool: Makes one call (`Agent._call_tool`, the seam a durable engine wraps).
 
         Returns:
-            The turn's events (empty unless ``run.emit``).
+            The turn's `ToolCallFinished` events, when ``run.emit`` and ``run.sink`` is unset
+            (with a sink, each is sent there as its call ends).
         """
         state = run.state
         calls = state.pending
@@ -112,16 +135,6 @@ class ToolExecutor:
         results = state.results
         todo = [i for i in range(len(calls)) if str(i) not in results]
         events: list[AgentEvent] = []
-        if run.emit:
-            for i in todo:
-                function = calls[i]["function"]
-                events.append(
-                    ToolCallStarted(
-                        call_id=calls[i]["id"],
-                        name=function["name"],
-                        arguments=function["arguments"],
-                    )
-                )
         # A limiter only when it can matter: most turns have fewer calls than the bound.
         limiter = (
             anyio.CapacityLimiter(self._max_concurrency)
@@ -140,17 +153,19 @@ class ToolExecutor:
             if usage is not None:  # work the tool did for the run, e.g. a sub-agent's requests
                 run.add_usage(RunUsage(**usage))
             results[str(i)] = outcome
-            if run.emit:
-                events.append(
-                    ToolCallFinished(
-                        call_id=call["id"],
-                        name=call["function"]["name"],
-                        content=outcome["content"],
-                        is_error=outcome["is_error"],
-                        duration=outcome["duration"],
-                    )
-                )
             await run.save()
+            if run.emit:
+                finished = ToolCallFinished(
+                    call_id=call["id"],
+                    name=call["function"]["name"],
+                    content=outcome["content"],
+                    is_error=outcome["is_error"],
+                    duration=outcome["duration"],
+                )
+                if run.sink is None:
+                    events.append(finished)
+                else:
+                    await run.sink(finished)
 
         if len(todo) == 1:  # the common case needs no task group
             await answer(todo[0])

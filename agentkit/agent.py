@@ -37,6 +37,8 @@ from agentkit.errors import (
 )
 from agentkit.events import (
     AgentEvent,
+    AgentStream,
+    EventSink,
     Hooks,
     ReasoningDelta,
     RunFinished,
@@ -250,7 +252,7 @@ class Agent(Generic[OutputT]):
                 client, self._client = self._client, None
                 await client.aclose()
 
-    async def stream(
+    def stream(
         self,
         input: str | Sequence[MessageParam] | None = None,
         *,
@@ -258,24 +260,30 @@ class Agent(Generic[OutputT]):
         deps: Any = None,
         checkpoint: CheckpointStore | None = None,
         run_id: str | None = None,
-    ) -> AsyncGenerator[AgentEvent, None]:
+    ) -> AgentStream:
         """Run the agent, yielding events as they happen; the last is `RunFinished`.
 
-        Same arguments and errors as `run`. Text and reasoning arrive as deltas; the tool
-        calls of a turn are yielded as `ToolCallStarted` before they run and
-        `ToolCallFinished` once all of them are done. If you stop iterating early, close the
-        generator (``async with contextlib.aclosing(agent.stream(...)) as events:``) so the
-        HTTP response is released at once.
+        Same arguments and errors as `run`; nothing is sent until you read the stream. Text
+        and reasoning arrive as deltas, and each tool call as `ToolCallStarted` before it runs
+        and `ToolCallFinished` with its reply. Read it inside ``async with agent.stream(...) as
+        events:`` to get each `ToolCallFinished` the moment its call ends (leaving the block
+        stops the run), or iterate it directly (see `AgentStream` for the difference).
 
-        Yields:
-            `TextDelta`, `ReasoningDelta`, `StepFinished`, `ToolCallStarted`,
-            `ToolCallFinished`, then `RunFinished` with the same result `run` returns.
+        Returns:
+            An `AgentStream` of `TextDelta`, `ReasoningDelta`, `StepFinished`,
+            `ToolCallStarted` and `ToolCallFinished` events, then `RunFinished` with the same
+            result `run` returns.
         """
-        run = await self._start(input, history, deps, checkpoint, run_id, emit=True)
-        # Close the inner generator with this one, even when the caller stops early.
-        async with contextlib.aclosing(self._iterate(run)) as events:
-            async for event in events:
-                yield event
+
+        async def events(sink: EventSink | None) -> AsyncGenerator[AgentEvent, None]:
+            run = await self._start(input, history, deps, checkpoint, run_id, emit=True)
+            run.sink = sink
+            # Close the loop's generator with this one, even when the reader stops early.
+            async with contextlib.aclosing(self._iterate(run)) as loop:
+                async for event in loop:
+                    yield event
+
+        return AgentStream(events)
 
     def as_tool(self, name: str, description: str) -> Tool[..., Any]:
         """This agent as a tool another agent can call with a plain-text ``input``.
@@ -352,6 +360,9 @@ class Agent(Generic[OutputT]):
         try:
             while True:
                 if state.pending:
+                    if run.emit:
+                        for started in self._executor.started(run):
+                            yield started
                     for event in await self._executor.run_tool_calls(run, self._call_tool):
                         yield event
                 elif state.steps and state.messages[-1].get("role") == "assistant":

@@ -157,7 +157,7 @@ async def _stream(
     try:
         # RunResult.messages are plain dicts, the form history= takes at runtime
         stream = agent.stream(prompt, history=cast("list[MessageParam]", history))
-        async with aclosing(stream) as events:  # released at once if we stop early
+        async with stream as events:  # live: each tool call shows the moment it ends
             async for event in events:
                 printer.event(event)
                 if isinstance(event, RunFinished):

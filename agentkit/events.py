@@ -1,4 +1,4 @@
-"""Observing a run: the events `Agent.stream` yields, and the `Hooks` an agent calls.
+"""Observing a run: the events of `Agent.stream`, the `AgentStream` of them, and `Hooks`.
 
 Events are built only while streaming; hooks are called only when some are registered, so a
 plain `Agent.run` pays for neither.
@@ -6,18 +6,27 @@ plain `Agent.run` pays for neither.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias
+
+import anyio
 
 from agentkit.result import RunResult, RunUsage
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
     from agentkit.context import RunContext
     from agentkit.tools import ToolResult
     from agentkit.types import ChatCompletion, Message
 
 __all__ = [
     "AgentEvent",
+    "AgentStream",
     "Hooks",
     "ReasoningDelta",
     "RunFinished",
@@ -71,7 +80,11 @@ class ToolCallStarted:
 
 @dataclass(frozen=True, kw_only=True)
 class ToolCallFinished:
-    """A tool call has its reply (yielded once every call of the turn has finished)."""
+    """A tool call has its reply.
+
+    Inside ``async with agent.stream(...)`` it arrives the moment the call ends; when the
+    stream is iterated without ``async with``, a turn's calls all arrive once the last one ends.
+    """
 
     call_id: str
     """The call's ``id``."""
@@ -109,6 +122,118 @@ AgentEvent: TypeAlias = (
     TextDelta | ReasoningDelta | ToolCallStarted | ToolCallFinished | StepFinished | RunFinished
 )
 """Any event yielded by `Agent.stream`."""
+
+EventSink: TypeAlias = Callable[[AgentEvent], Awaitable[None]]
+"""Where a live stream's tool calls send their `ToolCallFinished` events as they end."""
+
+
+class AgentStream:
+    """The events of one agent run, as `Agent.stream` returns them; `RunFinished` is last.
+
+    Read it in one of two ways:
+
+    ```python
+    async with agent.stream("hi") as events:      # live: the run is a task of this block
+        async for event in events:
+            ...
+
+    async for event in agent.stream("hi"):         # plain: the run happens as you iterate
+        ...
+    ```
+
+    Both yield the same events in the same order within a turn, and the same result. Inside
+    ``async with``, each tool call's `ToolCallFinished` arrives the moment that call ends, and
+    leaving the block (``break``, an exception, a cancellation) stops the run, its HTTP
+    request and its tool calls. Iterated plainly, the run advances only while you wait for the
+    next event, so a turn's `ToolCallFinished` events arrive together once its last call ends
+    (an async generator cannot run tasks while it waits at a ``yield``); close it early with
+    ``contextlib.aclosing`` to release the HTTP response at once.
+
+    Errors of the run (`MaxStepsExceeded`, `APIError`...) are raised where you iterate, as
+    they are by `Agent.run`.
+    """
+
+    def __init__(self, events: Callable[[EventSink | None], AsyncGenerator[AgentEvent, None]]):
+        """Wrap a run's event generator (made by `Agent.stream`; not called directly).
+
+        Args:
+            events: Starts the run and yields its events; given a sink, it sends each
+                `ToolCallFinished` there as the call ends instead of yielding it.
+        """
+        self._events = events
+        self._plain: AsyncGenerator[AgentEvent, None] | None = None
+        self._group: TaskGroup | None = None
+        self._scope: anyio.CancelScope | None = None  # the live run's alone, not the block
+        self._receive: MemoryObjectReceiveStream[AgentEvent] | None = None
+        self._error: Exception | None = None
+
+    def __aiter__(self) -> AgentStream:
+        return self
+
+    async def __anext__(self) -> AgentEvent:
+        if self._receive is None:
+            if self._plain is None:
+                self._plain = self._events(None)
+            return await self._plain.__anext__()
+        try:
+            return await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            pass
+        error, self._error = self._error, None
+        if error is not None:
+            raise error  # outside the except: its own cause and traceback stay as they were
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """Stop the run and release its HTTP response (`contextlib.aclosing` calls this)."""
+        if self._plain is not None:
+            await self._plain.aclose()
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def __aenter__(self) -> AgentStream:
+        if self._plain is not None or self._group is not None:
+            raise RuntimeError("enter the stream with `async with` before iterating it, once")
+        send, self._receive = anyio.create_memory_object_stream[AgentEvent]()
+        self._scope = anyio.CancelScope()
+        self._group = anyio.create_task_group()
+        await self._group.__aenter__()
+        self._group.start_soon(self._produce, send)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        assert self._group is not None and self._scope is not None and self._receive is not None
+        self._scope.cancel()  # a block left before RunFinished stops the run
+        escaped: BaseException | None = None
+        try:
+            await self._group.__aexit__(exc_type, exc, traceback)
+        except BaseExceptionGroup as group:
+            # The run reports its errors through the stream, so the group holds the block's own
+            # exception or one the run could not report (a BaseException from a tool): raise it
+            # as itself, as `Agent.run` would, not wrapped in a group.
+            if len(group.exceptions) != 1:  # pragma: no cover - there is one task besides ours
+                raise
+            escaped = group.exceptions[0]
+        finally:
+            self._receive.close()
+        if escaped is not None and escaped is not exc:
+            raise escaped
+        return False
+
+    async def _produce(self, send: MemoryObjectSendStream[AgentEvent]) -> None:
+        assert self._scope is not None
+        with self._scope, send:
+            try:
+                async with contextlib.aclosing(self._events(send.send)) as events:
+                    async for event in events:
+                        await send.send(event)
+            except Exception as exc:  # raised to the reader once the stream is drained
+                self._error = exc
 
 
 class Hooks:

@@ -1,6 +1,6 @@
-"""Stream an agent run: text as it arrives, tool calls as they start and finish.
+"""Stream an agent run: text as it arrives, each tool call as it starts and the moment it ends.
 
-`Agent.stream` yields events; the last one, `RunFinished`, carries the same result `run` returns.
+The last event, `RunFinished`, carries the same result `run` returns.
 
 Run: AGENTKIT_BASE_URL=http://127.0.0.1:8000/v1 python examples/streaming.py
 (any OpenAI-compatible server; `agentkit demo` serves an offline one).
@@ -38,20 +38,19 @@ async def main() -> None:
         instructions="Answer briefly.",
         tools=[get_weather],
     )
-    async for event in agent.stream("What is the weather in Paris and in Tokyo?"):
-        if isinstance(event, TextDelta):
-            print(event.text, end="", flush=True)
-        elif isinstance(event, ReasoningDelta):
-            print(event.text, end="", flush=True)  # a reasoning model's thinking
-        elif isinstance(event, StepFinished):
-            print()  # the model's turn is over: a line break before tool calls or the end
-        elif isinstance(event, ToolCallStarted):
-            print(f"-> {event.name}({event.arguments})")
-        elif isinstance(event, ToolCallFinished):
-            print(f"<- {event.name}: {event.content} ({event.duration * 1000:.1f} ms)")
-        elif isinstance(event, RunFinished):
-            usage = event.result.usage
-            print(f"[{event.result.steps} steps, {usage.total_tokens} tokens]")
+    async with agent.stream("What is the weather in Paris and in Tokyo?") as events:
+        async for event in events:
+            if isinstance(event, TextDelta | ReasoningDelta):  # the answer, or a model's thinking
+                print(event.text, end="", flush=True)
+            elif isinstance(event, StepFinished):
+                print()  # the model's turn is over: a line break before tool calls or the end
+            elif isinstance(event, ToolCallStarted):
+                print(f"-> {event.name}({event.arguments})")
+            elif isinstance(event, ToolCallFinished):
+                print(f"<- {event.name}: {event.content} ({event.duration * 1000:.1f} ms)")
+            elif isinstance(event, RunFinished):
+                usage = event.result.usage
+                print(f"[{event.result.steps} steps, {usage.total_tokens} tokens]")
     await agent.client.aclose()
 
 
