@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from agentkit._demo import demo_server
 from agentkit.client import ChatClient
 from agentkit.events import RunFinished
 from agentkit.testing import FakeServer
@@ -146,6 +149,45 @@ async def client(server: FakeServer) -> AsyncIterator[ChatClient]:
     """
     async with ChatClient(base_url=server.url, api_key="sk-test", max_retries=0) as chat:
         yield chat
+
+
+# --- programs run as a user runs them: a subprocess, offline on the demo model ---------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[FakeServer]:
+    """The offline demo model (what ``agentkit serve`` runs), for programs in a subprocess."""
+    with demo_server() as running:
+        yield running
+
+
+def run_offline(
+    args: Sequence[str], demo: FakeServer, *, cwd: Path, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python *args`` against ``demo``, as a user would once ``agentkit serve`` is up.
+
+    The environment is this one without a developer's ``OPENAI_*``/``AGENTKIT_*``, plus
+    ``AGENTKIT_BASE_URL``/``AGENTKIT_API_KEY`` for ``demo``, the repository on ``PYTHONPATH``
+    and ``env``. Stdin is empty, so a program that asks for input gets EOF and never hangs.
+    """
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AGENTKIT_"))}
+    clean.update(
+        AGENTKIT_BASE_URL=demo.url,
+        AGENTKIT_API_KEY="offline-demo",
+        PYTHONPATH=os.pathsep.join([str(ROOT), clean.get("PYTHONPATH", "")]),
+        **env,
+    )
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=clean,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 # --- running an agent either way ----------------------------------------------------------

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import ast
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from agentkit._demo import demo_server
 from agentkit.testing import FakeServer
+from tests.conftest import ROOT, run_offline
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 # What each example must print, run after run (all runs share one directory): an example that
@@ -50,35 +45,15 @@ EXPECTED: dict[str, list[list[str]]] = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeServer]:
-    with demo_server() as running:
-        yield running
-
-
 def test_every_example_has_expectations():
     assert sorted(EXPECTED) == [example.stem for example in EXAMPLES]
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.name)
-def test_example_runs_offline(example: Path, server: FakeServer, tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AGENTKIT_"))}
-    env.update(
-        AGENTKIT_BASE_URL=server.url,
-        AGENTKIT_API_KEY="offline-demo",
-        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
-        TRIP_MESSAGES=str(tmp_path / "trip.json"),  # resumable_workflow's saved conversation
-    )
+def test_example_runs_offline(example: Path, demo: FakeServer, tmp_path: Path):
+    trip = str(tmp_path / "trip.json")  # resumable_workflow's saved conversation
     for expected in EXPECTED.get(example.stem, [[]]):
-        done = subprocess.run(
-            [sys.executable, str(example)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,  # an example that asks for input gets EOF, never hangs
-        )
+        done = run_offline([str(example)], demo, cwd=ROOT, TRIP_MESSAGES=trip)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip(), "an example shows what it did"
         missing = [text for text in expected if text not in done.stdout]
