@@ -140,6 +140,7 @@ class Agent(Generic[OutputT]):
         """Request and token limits of each run."""
         self._client = client
         self._owns_client = client is None
+        self._client_loop: anyio.lowlevel.EventLoopToken | None = None  # where ours was used
         self._tools = check_unique(tools)
         # Built once: the hot path reuses these objects on every request.
         self._tool_defs = [
@@ -166,7 +167,24 @@ class Agent(Generic[OutputT]):
 
     @property
     def client(self) -> ChatClient:
-        """The client requests go through (created from the environment on first use)."""
+        """The client requests go through (created from the environment on first use).
+
+        A client the agent made itself follows the event loop: used from another loop (an
+        ``anyio.run`` after an earlier one, ``run_sync`` after ``await agent.run()``...), it
+        is replaced, because an httpx connection pool works only on the loop it was used on.
+        """
+        if self._owns_client:
+            try:
+                loop = anyio.lowlevel.current_token()
+            except anyio.NoEventLoopError:
+                loop = None
+            if loop is not None and loop != self._client_loop:
+                if self._client is not None and self._client_loop is not None:
+                    # Its loop is over or elsewhere, so it can't be closed from here: the
+                    # connections close when it is collected.
+                    logger.debug("agent client replaced: used from a new event loop")
+                    self._client = None
+                self._client_loop = loop
         if self._client is None:
             self._client = ChatClient()
         return self._client

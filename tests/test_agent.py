@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import warnings
 from typing import Any
 
 import anyio
@@ -335,6 +337,30 @@ def test_run_sync_from_plain_code(server: FakeServer, monkeypatch: pytest.Monkey
     # The agent's own client is closed with each run_sync's event loop and made anew.
     assert agent.run_sync("x").output == "again"
     assert len(server.requests) == 3
+
+
+def test_the_agents_own_client_follows_the_event_loop(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENTKIT_BASE_URL", server.url)
+    server.enqueue("one", "two", "three", "four")
+    agent = Agent("m")
+    with warnings.catch_warnings():
+        # Each anyio.run ends its loop with the agent's client open (its sockets close when it
+        # is collected, with a ResourceWarning, as for any client left open); the next loop
+        # must get a new client, as an httpx pool fails on any loop but its own.
+        warnings.simplefilter("ignore", ResourceWarning)
+        outputs = [anyio.run(agent.run, "a").output]
+        outputs.append(anyio.run(agent.run, "b", backend="trio").output)
+        outputs.append(anyio.run(agent.run, "c").output)
+        outputs.append(agent.run_sync("d").output)  # this one closes its client with its loop
+        gc.collect()
+    assert outputs == ["one", "two", "three", "four"]
+
+
+async def test_a_given_client_is_never_replaced(client: ChatClient) -> None:
+    agent = Agent("m", client=client)
+    assert agent.client is client
 
 
 async def test_run_sync_inside_event_loop_raises() -> None:
