@@ -44,6 +44,7 @@ class _Printer:
         self._reasoning = ""
         self._text_open = False
         self._step_started = time.perf_counter()
+        self._running = 0  # tool calls of the current turn that have not reported yet
 
     # the two writers: rich consoles when rich is available, else the raw streams
     def say(self, text: str, style: str = "", *, info: bool = True, end: str = "\n") -> None:
@@ -91,17 +92,22 @@ class _Printer:
                 f"{_duration(took)}",
                 "dim",
             )
-            if calls:
-                self.waiting("running tools…")
+            self._running = calls
         elif isinstance(event, ToolCallStarted):
             self.say(f"  → {event.name}({_arguments(event.arguments)})", "cyan")
+            self.waiting("running tools…")
         elif isinstance(event, ToolCallFinished):
             content = " ".join(event.content.split())
             content = content if len(content) <= 160 else content[:159] + "…"
             mark, style = ("✗", "red") if event.is_error else ("←", "green")
             self.say(f"  {mark} {event.name}: {content}  ({_duration(event.duration)})", style)
-            self._step_started = time.perf_counter()
-            self.waiting("waiting for the model…")
+            # Calls report as they end (a live stream): the model is next once all have.
+            self._running = max(self._running - 1, 0)
+            if self._running:
+                self.waiting("running tools…")
+            else:
+                self._step_started = time.perf_counter()
+                self.waiting("waiting for the model…")
         elif isinstance(event, RunFinished):
             self._close_text()
 

@@ -20,8 +20,12 @@ import pytest
 
 from agentkit._demo import DEMO_MODEL, DISCLAIMER
 from agentkit._demo_tools import get_weather
+from agentkit._render import _Printer
 from agentkit.cli import DEFAULT_MODEL, main
+from agentkit.events import StepFinished, ToolCallFinished, ToolCallStarted
+from agentkit.result import RunUsage
 from agentkit.testing import FakeServer, delay, http_error, text, tool_calls
+from agentkit.types import FunctionCall, Message, ToolCall
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,6 +122,24 @@ def test_demo_on_a_terminal_uses_colour_and_a_spinner(monkeypatch: pytest.Monkey
     assert " running tools…\n" in out
     assert "\x1b[1A\x1b[2K" in out  # cursor up, erase the line
     assert "usage: 2 requests" in out.splitlines()[-1]  # last: no spinner left behind
+
+
+def test_the_spinner_says_tools_run_until_the_last_call_reports(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    printer = _Printer(FakeTerminal(), FakeTerminal())
+    labels: list[str] = []
+    monkeypatch.setattr(printer, "waiting", labels.append)
+    message = Message(role="assistant", tool_calls=[
+        ToolCall(id=f"c{i}", function=FunctionCall(name="t", arguments="{}")) for i in (1, 2)
+    ])  # fmt: skip
+    printer.event(StepFinished(step=1, usage=RunUsage(requests=1), message=message))
+    for i in (1, 2):
+        printer.event(ToolCallStarted(call_id=f"c{i}", name="t", arguments="{}"))
+    for i in (2, 1):  # as they end
+        printer.event(ToolCallFinished(call_id=f"c{i}", name="t", content="ok", is_error=False,
+                                       duration=0.1))  # fmt: skip
+    assert labels == ["running tools…"] * 3 + ["waiting for the model…"]
 
 
 def test_no_spinner_without_a_terminal(capsys: pytest.CaptureFixture[str]):
