@@ -10,6 +10,7 @@ goes through a `RunState`, so a checkpointed run can stop anywhere and resume.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import inspect
 import logging
@@ -28,7 +29,6 @@ from agentkit.client import ChatClient
 from agentkit.context import RunContext
 from agentkit.errors import (
     AgentKitError,
-    AgentRunError,
     APIResponseError,
     InvalidRequestError,
     MaxStepsExceeded,
@@ -326,7 +326,7 @@ class Agent(Generic[OutputT]):
             """
             try:
                 result = await agent.run(input, deps=ctx.deps)
-            except AgentRunError as exc:
+            except AgentKitError as exc:  # the requests it made before failing are billed too
                 if isinstance(exc.usage, RunUsage):
                     ctx.add_usage(exc.usage)
                 raise
@@ -415,6 +415,8 @@ class Agent(Generic[OutputT]):
                     forced = self._forced and state.steps > 0
                     params["tool_choice"] = "auto" if forced else self._tool_choice
                 if self._hooks:
+                    # Hooks may edit what is sent, never the run's record or the agent's tools.
+                    params = copy.deepcopy(params)
                     ctx = run.context()
                     for hook in self._hooks:
                         await hook.before_request(ctx, params)
@@ -447,6 +449,8 @@ class Agent(Generic[OutputT]):
         except AgentKitError as exc:
             if not exc.messages:
                 exc.messages = list(state.messages)
+            if exc.usage is None:
+                exc.usage = state.usage
             raise
 
     # --- the side effects: JSON in, JSON out (what a durable execution engine wraps) ---------
@@ -531,6 +535,16 @@ class Agent(Generic[OutputT]):
         state.reasoning = message.reasoning_content
         if message.tool_calls:
             if state.final_request:
+                # Answer the calls it made anyway, so the messages stay a valid history (an
+                # assistant tool call without its reply is rejected when sent back).
+                state.messages.extend(
+                    {
+                        "role": "tool",
+                        "tool_call_id": call["id"],
+                        "content": f"not run: the run reached max_steps={self.max_steps}",
+                    }
+                    for call in cast(list[dict[str, Any]], param["tool_calls"])
+                )
                 raise MaxStepsExceeded(self.max_steps, messages=state.messages, usage=state.usage)
             state.pending = cast(list[dict[str, Any]], param["tool_calls"])
             state.results = {}

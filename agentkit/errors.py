@@ -66,10 +66,13 @@ class AgentKitError(Exception):
 
     messages: list[dict[str, Any]]
     """The conversation up to the failure (empty when raised outside a run)."""
+    usage: Any
+    """The run's `RunUsage` up to the failure (None when raised outside a run)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.messages = []
+        self.usage = None
 
 
 class InvalidRequestError(AgentKitError, ValueError):
@@ -241,7 +244,6 @@ class AgentRunError(AgentKitError):
         super().__init__(message)
         self.messages = list(messages or [])
         self.usage = usage
-        """The `RunUsage` summed over the requests made before the stop."""
 
 
 class MaxStepsExceeded(AgentRunError):

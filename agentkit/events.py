@@ -258,7 +258,9 @@ class Hooks:
         Args:
             ctx: The run's context (deps, usage and messages so far, step).
             request_params: The keyword arguments about to be passed to ``ChatClient``
-                (``model``, ``messages``, ``tools``, settings...); changes are sent as made.
+                (``model``, ``messages``, ``tools``, settings...): a deep copy made for this
+                request, so edits change what it sends, never the run's messages, later
+                requests or the agent's tools.
         """
 
     async def after_request(self, ctx: RunContext[Any], completion: ChatCompletion) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import pytest
@@ -33,6 +33,7 @@ from agentkit.testing import (
     truncated,
 )
 from agentkit.tools import tool
+from agentkit.types import MessageParam
 from tests.conftest import run
 
 
@@ -212,8 +213,18 @@ async def test_max_steps_final_answer_that_still_calls_tools_raises(
     agent = Agent("m", tools=[add], client=client, max_steps=1, on_max_steps="final_answer")
     with pytest.raises(MaxStepsExceeded) as caught:
         await agent.run("go")
-    assert caught.value.messages[-1]["tool_calls"][0]["function"]["name"] == "add"
+    messages = caught.value.messages
+    assert messages[-2]["tool_calls"][0]["function"]["name"] == "add"
+    # The calls it made anyway are answered, so the messages are a valid history: the next
+    # request (schema-checked by the server fixture) carries no unanswered tool call.
+    assert messages[-1] == {
+        "role": "tool",
+        "tool_call_id": messages[-2]["tool_calls"][0]["id"],
+        "content": "not run: the run reached max_steps=1",
+    }
     assert len(server.requests) == 2
+    server.enqueue("done")
+    assert (await agent.run(history=cast(list[MessageParam], messages))).output == "done"
 
 
 @pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "add"}}])

@@ -18,7 +18,7 @@ from agentkit.context import RunContext
 from agentkit.errors import ModelRetry
 from agentkit.events import Hooks, ToolCallRequest
 from agentkit.result import RunUsage
-from agentkit.testing import FakeServer, delay, text, tool_calls
+from agentkit.testing import FakeServer, Reply, delay, http_error, text, tool_calls
 from agentkit.tools import Tool, ToolResult, tool
 from tests.conftest import run
 
@@ -370,6 +370,64 @@ async def test_logging_levels_and_no_api_key(
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_hooks_edit_the_request_not_the_run_or_the_agent(
+    server: FakeServer, client: ChatClient
+) -> None:
+    @tool
+    def delete_all() -> str:
+        """Delete everything."""
+        return "deleted"
+
+    offered: list[list[str]] = []
+
+    class Guard(Hooks):
+        async def before_request(
+            self, ctx: RunContext[Any], request_params: dict[str, Any]
+        ) -> None:
+            offered.append([t["function"]["name"] for t in request_params["tools"]])
+            request_params["messages"].append({"role": "user", "content": "reminder"})
+            request_params["messages"][0]["content"] += "!"
+            request_params["tools"][:] = [
+                t for t in request_params["tools"] if t["function"]["name"] != "delete_all"
+            ]
+
+    server.enqueue(tool_calls(("add", {"a": 1, "b": 2})), "3", "again")
+    agent = Agent(
+        "m", tools=[add, delete_all], client=client, hooks=[Guard()], reasoning_history="always"
+    )
+    result = await agent.run("go")
+    await agent.run("go")
+    first, second, third = server.requests
+    assert [m["content"] for m in second["messages"] if m["role"] == "user"] == ["go!", "reminder"]
+    assert [t["function"]["name"] for t in third["tools"]] == ["add"]
+    assert [m.get("content") for m in result.messages if m["role"] == "user"] == ["go"]
+    assert offered == [["add", "delete_all"]] * 3  # the agent's own list was never filtered
+
+
+async def test_a_failed_sub_agent_still_bills_its_caller(server: FakeServer) -> None:
+    def script(body: dict[str, Any]) -> Reply:
+        usage = {"prompt_tokens": 1000, "completion_tokens": 10}
+        if body["model"] == "sub":
+            if body["messages"][-1]["role"] == "tool":
+                return http_error(500, "the sub-agent's provider is down")
+            return tool_calls(("add", {"a": 1, "b": 2})) | {"usage": usage}
+        if body["messages"][-1]["role"] == "tool":
+            return text("the helper failed", usage={"prompt_tokens": 1, "completion_tokens": 1})
+        return tool_calls(("helper", {"input": "add"})) | {
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1}
+        }
+
+    server.responder = script
+    async with ChatClient(base_url=server.url, api_key="k", max_retries=0) as client:
+        sub = Agent("sub", tools=[add], client=client)
+        lead = Agent("lead", tools=[sub.as_tool("helper", "Helps.")], client=client)
+        result = await lead.run("go")
+    assert result.output == "the helper failed"
+    # two lead requests, and the sub-agent's billed first request before its 500
+    assert result.usage.requests == 3
+    assert result.usage.prompt_tokens == 1002
+
+
 async def test_agent_as_tool_rolls_usage_up_and_passes_deps(server: FakeServer) -> None:
     @tool
     def whoami(ctx: RunContext[str]) -> str:
