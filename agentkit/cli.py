@@ -35,7 +35,7 @@ from agentkit.client import ChatClient
 from agentkit.errors import AgentKitError, APIConnectionError, ToolDefinitionError
 from agentkit.events import RunFinished
 from agentkit.result import RunResult
-from agentkit.tools import Tool
+from agentkit.tools import Tool, check_unique
 from agentkit.types import MessageParam
 
 __all__ = ["DEFAULT_MODEL", "build_parser", "main"]
@@ -102,7 +102,7 @@ def _serving(endpoint: _Endpoint) -> Iterator[_Endpoint]:
 
 
 def _load_tool(spec: str) -> Tool[..., Any]:
-    """Import ``module:function`` (or ``module:Class.method``) and make it a tool.
+    """Import ``module:function`` (or a dotted path, ``module:obj.method``) and make it a tool.
 
     Args:
         spec: The ``--tool`` value; modules in the current directory can be imported.
@@ -123,7 +123,7 @@ def _load_tool(spec: str) -> Tool[..., Any]:
         target: Any = importlib.import_module(module_name)
     except ImportError as exc:
         raise _UsageError(f"--tool {spec!r}: cannot import {module_name!r}: {exc}") from None
-    except Exception as exc:  # the module itself is broken: show why, not a traceback
+    except (Exception, SystemExit) as exc:  # a broken module, or a script: say so, no traceback
         kind = type(exc).__name__
         raise _UsageError(
             f"--tool {spec!r}: importing {module_name!r} raised {kind}: {exc}"
@@ -285,15 +285,16 @@ def _chat_command(
         return history
     if command == "/save":
         try:
-            Path(argument).write_text(json.dumps(history, indent=2, ensure_ascii=False) + "\n")
-        except OSError as exc:
+            text = json.dumps(history, indent=2, ensure_ascii=False) + "\n"
+            Path(argument).write_text(text, encoding="utf-8")  # as save_messages writes
+        except (OSError, UnicodeError) as exc:
             printer.say(f"cannot save: {exc}", "red")
         else:
             printer.say(f"saved {len(history)} messages to {argument}", "dim")
         return history
     if command == "/load":
         try:
-            data = json.loads(Path(argument).read_text())
+            data = json.loads(Path(argument).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             printer.say(f"cannot load {argument}: {exc}", "red")
             return history
@@ -423,6 +424,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         endpoint = _endpoint_for(args)
         tools = [_load_tool(spec) for spec in getattr(args, "tool", [])]
+        try:
+            check_unique(tools)  # two --tool functions with one name: a usage error, found now
+        except ToolDefinitionError as exc:
+            raise _UsageError(f"--tool: {exc}") from None
         if endpoint.offline and not tools and args.command in ("chat", "run"):
             tools = _demo_tools()  # so the offline model has something to call
         args.tools = tools

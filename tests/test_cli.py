@@ -62,6 +62,7 @@ def tools_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ''')
     )
     (tmp_path / "cli_tools_broken.py").write_text("raise RuntimeError('broken on purpose')\n")
+    (tmp_path / "cli_tools_script.py").write_text("import sys\nsys.exit('usage: a script')\n")
     return tmp_path
 
 
@@ -402,6 +403,7 @@ def test_online_without_a_key_is_a_usage_error(capsys: pytest.CaptureFixture[str
         ("cli_tools_ok:NOT_CALLABLE", "'NOT_CALLABLE' is a int, not a function"),
         ("cli_tools_ok:nameless", "invalid tool name '<lambda>'"),
         ("cli_tools_broken:f", "importing 'cli_tools_broken' raised RuntimeError: broken"),
+        ("cli_tools_script:f", "importing 'cli_tools_script' raised SystemExit: usage: a script"),
     ],
 )
 def test_bad_tool_paths_exit_2(
@@ -411,6 +413,34 @@ def test_bad_tool_paths_exit_2(
     err = capsys.readouterr().err
     assert err.startswith(f"agentkit: error: --tool {spec!r}: ")
     assert message in err
+
+
+def test_two_tools_with_one_name_exit_2(tools_dir: Path, capsys: pytest.CaptureFixture[str]):
+    (tools_dir / "cli_tools_twin.py").write_text("def shout(text: str) -> str:\n    return text\n")
+    twins = ["--tool", "cli_tools_ok:shout", "--tool", "cli_tools_twin:shout"]
+    assert main(["run", *twins, "hi"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("agentkit: error: --tool: ")
+    assert "shout" in err
+
+
+def test_chat_files_are_utf8_whatever_the_locale(tmp_path: Path):
+    saved = tmp_path / "conversation.json"
+    saved.write_text(json.dumps([{"role": "user", "content": "Zürich?"}]), encoding="utf-8")
+    # An ASCII locale (LC_ALL=C without UTF-8 mode) is where locale-encoded files break.
+    env = {**subprocess_env(), "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "utf-8"}
+    done = subprocess.run(
+        [sys.executable, "-m", "agentkit", "chat"],
+        input=f"/load {saved}\n/save {saved}\n/exit\n",
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"loaded 1 messages from {saved}" in done.stdout
+    assert json.loads(saved.read_text(encoding="utf-8"))[0]["content"] == "Zürich?"
 
 
 def free_port() -> int:
