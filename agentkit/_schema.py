@@ -78,6 +78,10 @@ class FunctionSchema:
         notes = {p.arg_name: p.description for p in doc.params if p.description}
 
         params = list(signature.parameters.values())[1 if skip_first else 0 :]
+        # A partial's keywords stay in its signature as defaults; they are fixed by the caller
+        # (often a user id the model must not choose), so the model neither sees nor sets them.
+        fixed = _partial_keywords(fn)
+        params = [p for p in params if p.name not in fixed]
         self.ctx_param: _Binding | None = None
         """Where the RunContext goes, when the function asks for one."""
         ctx_index = 0
@@ -173,6 +177,15 @@ def _target(fn: Callable[..., Any]) -> Any:
     if inspect.isroutine(fn) or inspect.isclass(fn):
         return fn
     return type(fn).__call__  # a callable instance: its __call__ holds the annotations
+
+
+def _partial_keywords(fn: Callable[..., Any]) -> frozenset[str]:
+    """The parameters bound by keyword in ``fn``'s chain of partials."""
+    names: set[str] = set()
+    while isinstance(fn, functools.partial):
+        names.update(fn.keywords)
+        fn = fn.func
+    return frozenset(names)
 
 
 def _docstring(fn: Any, target: Any) -> str:

@@ -192,10 +192,7 @@ Returned value is a named tuple with attributes 'total', 'used' and
     plus_ten = tool(functools.partial(add.__wrapped__, b=10), name="plus_ten")
     assert plus_ten.parameters == snapshot(
         {
-            "properties": {
-                "a": {"description": "First.", "type": "integer"},
-                "b": {"default": 10, "description": "Second.", "type": "integer"},
-            },
+            "properties": {"a": {"description": "First.", "type": "integer"}},
             "required": ["a"],
             "type": "object",
         }
@@ -213,6 +210,31 @@ Returned value is a named tuple with attributes 'total', 'used' and
     assert (await plus_ten.invoke('{"a": 1}')).content == "11"
     usage = json.loads((await disk.invoke('{"path": "."}')).content)
     assert list(usage) == ["total", "used", "free"]
+
+
+class _Tagged(functools.partial[str]):
+    """Unlike functools.partial, a subclass keeps a chain of partials (it isn't flattened)."""
+
+
+async def test_partial_keywords_are_fixed_not_sent() -> None:
+    def query(sql: str, user_id: int, limit: int = 10) -> str:
+        return f"{user_id}:{sql}:{limit}"
+
+    mine = Tool.from_function(_Tagged(functools.partial(query, user_id=42), limit=5))
+    assert mine.parameters == snapshot(
+        {"properties": {"sql": {"type": "string"}}, "required": ["sql"], "type": "object"}
+    )
+    assert mine.definition(True)["function"]["parameters"] == snapshot(
+        {
+            "properties": {"sql": {"type": "string"}},
+            "required": ["sql"],
+            "type": "object",
+            "additionalProperties": False,
+        }
+    )
+    # the model can't override what the partial fixed (a user id: a security boundary)
+    args = '{"sql": "s", "user_id": 7, "limit": 99}'
+    assert (await mine.invoke(args)).content == "42:s:5"
 
 
 # --- invoking ----------------------------------------------------------------------------
