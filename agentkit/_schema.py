@@ -210,11 +210,11 @@ def _field(hint: Any, param: inspect.Parameter, note: str | None) -> tuple[Any, 
     mine = Field(alias=param.name, description=note) if note else Field(alias=param.name)
     meta: list[Any] = [mine, *user_meta]
     default = param.default
-    value = default.get_default() if isinstance(default, FieldInfo) else default
     if default is param.empty or (isinstance(default, FieldInfo) and default.is_required()):
         default = ... if default is param.empty else default
-    elif value is not None and not _admits_none(base):
-        # Strict mode sends a defaulted parameter as required-but-nullable: null means "default".
+    elif not _admits_none(base):
+        # Strict mode sends a defaulted parameter as required-but-nullable: null means "default"
+        # (also when the default is None but the type is not: `x: int = None`).
         # Last, so it runs first (and a Field after a validator would lose its constraints).
         meta.append(BeforeValidator(_none_means_default))
     return Annotated[(base, *meta)], default

@@ -487,6 +487,15 @@ async def test_strict_null_means_the_python_default() -> None:
     assert (await book.invoke('{"room": "a", "nights": 3}')).content == "a/3/none/None"
 
 
+async def test_strict_null_means_a_none_default_the_type_lacks() -> None:
+    @tool(strict=True)
+    def f(x: int = None) -> str:  # type: ignore[assignment]  # a common spelling
+        return repr(x)
+
+    assert (await f.invoke('{"x": null}')).content == "None"
+    assert (await f.invoke('{"x": 3}')).content == "3"
+
+
 class Line(BaseModel):
     sku: str
     qty: int = 1
