@@ -30,6 +30,7 @@ from agentkit._strict import (
     drop_nulls,
     drop_titles,
     has_optional,
+    nullable,
     to_strict,
 )
 from agentkit.context import RunContext
@@ -382,10 +383,16 @@ class JSONSchemaArgs:
         self.validator = validator_class(parameters)
         """The compiled validator (built once)."""
         required = set(parameters.get("required", ()))
-        self.optional = frozenset(parameters.get("properties", {})) - required
-        """Properties the model may leave out; under strict mode it sends null for them."""
+        props = parameters.get("properties", {})
         defs = parameters.get("$defs", {})
-        self._nested = any(has_optional(p, defs) for p in parameters.get("properties", {}).values())
+        self.optional = frozenset(props) - required
+        """Properties the model may leave out."""
+        # Strict mode makes these nullable, so their null means "left out". A property the
+        # schema itself lets be null keeps its null: it means something to the tool ("clear").
+        self._null_means_absent = frozenset(
+            k for k in self.optional if isinstance(props[k], dict) and not nullable(props[k], defs)
+        )
+        self._nested = any(has_optional(p, defs) for p in props.values())
 
     def bind(self, arguments: str) -> dict[str, Any]:
         """Parse and validate the model's JSON arguments.
@@ -400,7 +407,8 @@ class JSONSchemaArgs:
                 f"the arguments are not valid JSON ({exc}); send one JSON object"
             ) from None
         if isinstance(values, dict):  # strict mode's null means "left out"
-            values = {k: v for k, v in values.items() if v is not None or k not in self.optional}
+            absent = self._null_means_absent
+            values = {k: v for k, v in values.items() if v is not None or k not in absent}
             if self._nested:  # and so it does in nested objects
                 drop_nulls(values, self.parameters, self.parameters.get("$defs", {}))
         errors = sorted(self.validator.iter_errors(values), key=lambda e: list(e.path))

@@ -682,6 +682,25 @@ error: invalid arguments:
     )
 
 
+async def test_from_schema_keeps_a_null_the_schema_allows() -> None:
+    def update(**fields: Any) -> dict[str, Any]:
+        return fields
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "note": {"type": ["string", "null"], "description": "null clears the note"},
+            "tag": {"type": "string"},
+        },
+        "required": ["id"],
+    }
+    t = Tool.from_schema(update, schema, name="update")
+    # `tag` can't be null: strict mode's null, meaning "left out"; `note`'s means "clear it"
+    args = '{"id": 1, "note": null, "tag": null}'
+    assert (await t.invoke(args)).value == {"id": 1, "note": None}
+
+
 async def test_from_schema_passes_the_context() -> None:
     def remote(ctx: RunContext[str], query: str) -> str:
         return f"{ctx.deps}:{query}"
