@@ -27,6 +27,7 @@ from pydantic_core import PydanticUseDefault
 from agentkit._strict import (
     NotStrict,
     StrictRules,
+    drop_non_json,
     drop_nulls,
     drop_titles,
     has_optional,
@@ -316,6 +317,7 @@ def _build_schema(
     except Exception as exc:
         raise _culprit(label, fields, bindings, exc) from exc
     drop_titles(schema)
+    drop_non_json(schema)  # `x: float = inf` would make every request body invalid JSON
     schema.setdefault("properties", {})  # OpenAI wants an object schema even without params
     return schema
 
@@ -378,6 +380,10 @@ class JSONSchemaArgs:
             raise ToolDefinitionError(f"{label}: invalid parameters schema: {exc.message}") from exc
         if parameters.get("type") != "object":
             raise ToolDefinitionError(f"{label}: the parameters schema must have type 'object'")
+        try:  # it goes into every request body: fail here, not with a 400 on each request
+            json.dumps(parameters, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ToolDefinitionError(f"{label}: the parameters schema is not JSON: {exc}") from exc
         self.parameters = parameters
         """The schema as given."""
         self.validator = validator_class(parameters)

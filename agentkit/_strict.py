@@ -21,6 +21,7 @@ __all__ = [
     "NotStrict",
     "StrictRules",
     "children",
+    "drop_non_json",
     "drop_nulls",
     "drop_titles",
     "has_optional",
@@ -33,6 +34,7 @@ __all__ = [
 _SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SUBSCHEMA_MAPS = ("properties", "$defs", "patternProperties")
 _SUBSCHEMAS = ("items", "additionalProperties", "not", "contains")
+_SUBSCHEMA_KEYS = frozenset(_SUBSCHEMA_LISTS + _SUBSCHEMA_MAPS + _SUBSCHEMAS)
 
 
 def children(schema: JSONSchema) -> list[JSONSchema]:
@@ -51,6 +53,28 @@ def drop_titles(schema: JSONSchema) -> JSONSchema:
     for child in children(schema):
         drop_titles(child)
     return schema
+
+
+def drop_non_json(schema: JSONSchema) -> JSONSchema:
+    """Remove the values JSON cannot spell (``inf``, ``nan``: defaults, examples), in place.
+
+    Sent as is they make the request body invalid JSON (``Infinity``), and the server answers
+    400. Dropped rather than restated: a parameter without its ``default`` stays optional and
+    the Python default still applies; the validator, built from the function, is unchanged.
+    """
+    for key in [k for k in schema if k not in _SUBSCHEMA_KEYS and not _is_json(schema[k])]:
+        del schema[key]
+    for child in children(schema):
+        drop_non_json(child)
+    return schema
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:  # inf or nan, at any depth
+        return False
+    return True
 
 
 # What OpenAI's structured outputs accept in strict mode; anything else is removed.

@@ -77,6 +77,10 @@ class Book(typing_extensions.TypedDict, total=False):
     pages: int
 
 
+class Area(BaseModel):
+    radius_km: float = float("inf")
+
+
 def test_scalars() -> None:
     @tool
     def f(s: str, i: int, x: float, b: bool, n: None) -> None:
@@ -292,6 +296,28 @@ def test_annotated_field_constraints_and_defaults() -> None:
             "type": "object",
         }
     )
+
+
+async def test_non_finite_defaults_are_left_out() -> None:
+    @tool
+    def search(query: str, max_km: float = float("inf"), area: Area | None = None) -> str:
+        return f"{max_km} {area}"
+
+    assert checked(search) == snapshot(
+        {
+            "$defs": {"Area": {"properties": {"radius_km": {"type": "number"}}, "type": "object"}},
+            "properties": {
+                "query": {"type": "string"},
+                "max_km": {"type": "number"},
+                "area": {"anyOf": [{"$ref": "#/$defs/Area"}, {"type": "null"}], "default": None},
+            },
+            "required": ["query"],
+            "type": "object",
+        }
+    )  # optional still; JSON has no Infinity
+    for strict in (False, True):  # every request body stays strict JSON
+        json.dumps(search.definition(strict), allow_nan=False)
+    assert (await search.invoke('{"query": "x", "area": {}}')).content == "inf radius_km=inf"
 
 
 def test_dates_uuids_paths_are_formatted_strings() -> None:

@@ -710,7 +710,14 @@ async def test_from_schema_passes_the_context() -> None:
     assert (await search.invoke('{"query": "x"}', ctx)).content == "db:x"
 
 
-@pytest.mark.parametrize("schema", [{"type": "object", "properties": 3}, {"type": "string"}])
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": 3},
+        {"type": "string"},
+        {"type": "object", "properties": {"x": {"default": float("inf")}}},  # not JSON
+    ],
+)
 def test_from_schema_refuses_bad_schemas(schema: dict[str, Any]) -> None:
     with pytest.raises(ToolDefinitionError, match="tool 'bad'"):
         Tool.from_schema(print, schema, name="bad")
