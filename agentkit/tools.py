@@ -119,7 +119,7 @@ class Tool(Generic[P, R]):
         if isinstance(func, staticmethod | classmethod):
             self._binds = "class" if isinstance(func, classmethod) else None
             func = func.__func__
-        elif _is_method(func):
+        elif _method_of(func):
             self._binds = "instance"
         self._fn: Callable[..., Any] = func
         self.name = name if name is not None else _default_name(func)
@@ -179,7 +179,13 @@ class Tool(Generic[P, R]):
 
         Returns:
             The tool.
+
+        Raises:
+            ToolDefinitionError: ``fn`` cannot become a tool, or is a method taken from its
+                class (``Store.lookup``): pass it bound to an instance (``store.lookup``).
         """
+        if _method_of(fn) == "self":  # `@tool` in a class body binds at access; this never will
+            raise ToolDefinitionError(_unbound_message(fn, "instance"))
         return cls(fn, **options)
 
     @classmethod
@@ -294,6 +300,9 @@ class Tool(Generic[P, R]):
         Returns:
             The result; ``is_error`` tells whether the call failed.
         """
+        if self._binds is not None:  # a method tool read from its class: no `self` to call with
+            content = f"error: {_unbound_message(self._fn, self._binds)}"
+            return ToolResult(content=content, is_error=True, error_type="ToolDefinitionError")
         try:
             args, kwargs = self._bind(arguments, ctx)
         except ArgumentsError as exc:
@@ -434,11 +443,14 @@ def check_unique(tools: Iterable[Tool[..., Any] | Callable[..., Any]]) -> dict[s
         The tools by name, in the given order.
 
     Raises:
-        ToolDefinitionError: Two tools share a name, or a function cannot become a tool.
+        ToolDefinitionError: Two tools share a name, a function cannot become a tool, or a
+            method is not bound to an instance (``Store.lookup`` rather than ``store.lookup``).
     """
     by_name: dict[str, Tool[..., Any]] = {}
     for item in tools:
         found = item if isinstance(item, Tool) else Tool.from_function(item)
+        if found._binds is not None:  # every call would fail on the missing `self`
+            raise ToolDefinitionError(_unbound_message(found._fn, found._binds))
         if found.name in by_name:
             raise ToolDefinitionError(
                 f"two tools are named {found.name!r}; tool names must be unique in an agent "
@@ -463,15 +475,22 @@ def _default_name(fn: Any) -> str:
     return str(name)
 
 
-def _is_method(fn: Any) -> bool:
-    """A function defined in a class body whose first parameter is ``self``."""
+def _method_of(fn: Any) -> str | None:
+    """``"self"`` or ``"cls"``: the first parameter of a function defined in a class body."""
     if not inspect.isfunction(fn):
-        return False
+        return None
     parts = fn.__qualname__.split(".")
     if len(parts) < 2 or parts[-2] == "<locals>":
-        return False
+        return None
     first = next(iter(inspect.signature(fn).parameters), None)
-    return first in ("self", "cls")
+    return first if first in ("self", "cls") else None
+
+
+def _unbound_message(fn: Any, binds: str) -> str:
+    """Why a method can't be a tool as given, and what to pass instead."""
+    if binds == "class":
+        return f"{fn.__qualname__} is a classmethod: pass it through its class or an instance"
+    return f"{fn.__qualname__} is a method: pass it bound to an instance (obj.{fn.__name__})"
 
 
 def _is_async(fn: Any) -> bool:

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import json
 import logging
+import re
 import shutil
 import threading
 from collections import namedtuple
@@ -20,7 +21,7 @@ from typing_extensions import TypedDict  # pydantic refuses typing's nested, on 
 
 from agentkit.context import RunContext
 from agentkit.errors import ModelRetry, ToolDefinitionError
-from agentkit.tools import Tool, ToolResult, tool
+from agentkit.tools import Tool, ToolResult, check_unique, tool
 
 
 @tool
@@ -166,6 +167,25 @@ async def test_async_methods_bind_and_hide_self() -> None:
     assert (await other.bump.invoke("{}")).value == 1 and counter.value == 18  # its own self
     assert (await AsyncCounter.kind.invoke('{"upper": true}')).content == "ASYNCCOUNTER"
     assert list(AsyncCounter.kind.parameters["properties"]) == ["upper"]
+
+
+class Store:
+    def lookup(self, key: str) -> str:
+        return f"value of {key}"
+
+
+async def test_methods_read_from_their_class_are_refused() -> None:
+    unbound = "Store.lookup is a method: pass it bound to an instance (obj.lookup)"
+    with pytest.raises(ToolDefinitionError, match=re.escape(unbound)):
+        Tool.from_function(Store.lookup)
+    with pytest.raises(ToolDefinitionError, match=re.escape("Counter.bump is a method")):
+        check_unique([Counter.bump])  # what Agent(tools=[...]) runs
+    assert await Counter.bump.invoke('{"by": 1}') == ToolResult(
+        content="error: Counter.bump is a method: pass it bound to an instance (obj.bump)",
+        is_error=True,
+        error_type="ToolDefinitionError",
+    )
+    assert list(check_unique([Counter(0).bump, Store().lookup])) == ["bump", "lookup"]
 
 
 async def test_wrapping_functions_you_dont_own() -> None:
