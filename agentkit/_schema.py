@@ -71,7 +71,7 @@ class FunctionSchema:
         except (TypeError, ValueError) as exc:
             raise ToolDefinitionError(f"cannot read the signature of {label}: {exc}") from exc
         try:
-            hints = typing.get_type_hints(target, include_extras=True)
+            hints = _hints(target)
         except Exception as exc:  # NameError, TypeError...: any annotation Python can't evaluate
             raise ToolDefinitionError(
                 f"cannot resolve the type annotations of {label}: {type(exc).__name__}: {exc}"
@@ -188,6 +188,19 @@ def _partial_keywords(fn: Callable[..., Any]) -> frozenset[str]:
         names.update(fn.keywords)
         fn = fn.func
     return frozenset(names)
+
+
+def _hints(target: Any) -> dict[str, Any]:
+    """The annotations of ``target``'s parameters.
+
+    A class is called with its ``__init__``'s parameters, whose annotations win over the class's
+    own (the fields of a dataclass or pydantic model; ``BaseModel.__init__`` takes ``**data``).
+    """
+    hints = typing.get_type_hints(target, include_extras=True)
+    init = getattr(target, "__init__", None) if inspect.isclass(target) else None
+    if inspect.isfunction(init):
+        hints.update(typing.get_type_hints(init, include_extras=True))
+    return hints
 
 
 def _docstring(fn: Any, target: Any) -> str:

@@ -188,6 +188,34 @@ async def test_methods_read_from_their_class_are_refused() -> None:
     assert list(check_unique([Counter(0).bump, Store().lookup])) == ["bump", "lookup"]
 
 
+class Greeter:
+    """Greet someone.
+
+    Args:
+        name: Who.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def test_a_class_takes_its_init_annotations() -> None:
+    assert Tool.from_function(Greeter).parameters == snapshot(
+        {
+            "properties": {"name": {"description": "Who.", "type": "string"}},
+            "required": ["name"],
+            "type": "object",
+        }
+    )
+    assert Tool.from_function(Pair).parameters == snapshot(
+        {
+            "properties": {"left": {"type": "integer"}, "right": {"type": "integer"}},
+            "required": ["left", "right"],
+            "type": "object",
+        }
+    )  # a dataclass: its fields
+
+
 async def test_wrapping_functions_you_dont_own() -> None:
     disk = Tool.from_function(shutil.disk_usage)
     assert disk.definition() == snapshot(
