@@ -411,7 +411,7 @@ class JSONSchemaArgs:
         self._null_means_absent = frozenset(
             k for k in self.optional if isinstance(props[k], dict) and not nullable(props[k], defs)
         )
-        self._nested = any(has_optional(p, defs) for p in props.values())
+        self._nested = any(has_optional(p, defs) for p in props.values() if isinstance(p, dict))
 
     def bind(self, arguments: str) -> dict[str, Any]:
         """Parse and validate the model's JSON arguments.

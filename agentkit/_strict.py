@@ -145,6 +145,8 @@ def to_strict(schema: JSONSchema, rules: StrictRules, path: str) -> JSONSchema:
 
 
 def _strictify(node: JSONSchema, defs: JSONSchema, path: str, rules: StrictRules) -> None:
+    if isinstance(node, bool):  # the schema `true` is `{}`: any value, which strict can't say
+        raise NotStrict("any", path)
     if "oneOf" in node:  # pydantic's discriminated unions; strict mode only knows anyOf
         node["anyOf"] = node.pop("oneOf")
     if isinstance(node.get("allOf"), list) and len(node["allOf"]) == 1:
@@ -219,6 +221,8 @@ def resolve(node: JSONSchema, defs: JSONSchema) -> JSONSchema:
 
 def nullable(node: JSONSchema, defs: JSONSchema, _seen: frozenset[str] = frozenset()) -> bool:
     """Whether ``node`` already accepts null."""
+    if isinstance(node, bool):  # the schemas `true` (anything, null too) and `false` (nothing)
+        return node
     ref = node.get("$ref")
     if isinstance(ref, str):
         if ref in _seen:  # a hand-written def naming itself in its own anyOf

@@ -749,6 +749,18 @@ async def test_from_schema_keeps_a_null_the_schema_allows() -> None:
     assert (await t.invoke(args)).value == {"id": 1, "note": None}
 
 
+async def test_from_schema_takes_boolean_subschemas() -> None:
+    def echo(**fields: Any) -> dict[str, Any]:
+        return fields
+
+    schema = {"type": "object", "properties": {"x": True, "y": {"type": "string"}}}
+    t = Tool.from_schema(echo, schema, name="echo")  # `true`: any value, null included
+    assert (await t.invoke('{"x": [1], "y": "a"}')).value == {"x": [1], "y": "a"}
+    assert (await t.invoke('{"x": null}')).value == {"x": None}
+    with pytest.raises(ToolDefinitionError, match=r"open-ended value .* at parameters\.x"):
+        Tool.from_schema(echo, schema, name="echo", strict=True)
+
+
 async def test_from_schema_passes_the_context() -> None:
     def remote(ctx: RunContext[str], query: str) -> str:
         return f"{ctx.deps}:{query}"
