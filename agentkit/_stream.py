@@ -8,6 +8,7 @@ partial completion. An end without ``[DONE]`` and without a ``finish_reason`` is
 from __future__ import annotations
 
 import json
+import re
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
@@ -36,9 +37,13 @@ from agentkit.types import (
     DeltaToolCall,
 )
 
-__all__ = ["ChatStream", "parse_completion"]
+__all__ = ["ChatStream", "parse_completion", "redact"]
 
 _DRAIN_SECONDS = 1.0  # how long to wait for a body to end after [DONE]
+# A key is redacted only where it stands as a whole token: a plain replace of a short key
+# would mangle messages (the key "k" turns "Unknown" into "Un***nown"), and a length threshold
+# would let short real keys through.
+_KEY_CHARS = r"A-Za-z0-9_\-"
 
 Send = Callable[[int], Awaitable[tuple[httpx.Response, int]]]
 """Opens the request, retrying from retry number n; returns a 2xx response and the retry count."""
@@ -46,11 +51,23 @@ Wait = Callable[[int, Exception, httpx.Response | None], Awaitable[None]]
 """Sleeps before retry number n + 1 (backoff, logged)."""
 
 
-def parse_completion(response: httpx.Response) -> ChatCompletion:
+def redact(text: str, secret: str | None) -> str:
+    """``text`` with ``secret`` (the API key) replaced by ``***`` wherever it is a whole token.
+
+    Every error message built from what the server or httpx said goes through here: servers
+    echo the key they rejected, and httpx quotes the headers it could not send.
+    """
+    if not secret or secret not in text:
+        return text
+    return re.sub(rf"(?<![{_KEY_CHARS}]){re.escape(secret)}(?![{_KEY_CHARS}])", "***", text)
+
+
+def parse_completion(response: httpx.Response, secret: str | None = None) -> ChatCompletion:
     """The completion in a read 2xx response.
 
     Args:
         response: A response whose body has been read.
+        secret: The API key, masked in the error.
 
     Returns:
         The parsed completion (it has at least one choice).
@@ -64,12 +81,12 @@ def parse_completion(response: httpx.Response) -> ChatCompletion:
     except ValidationError:
         completion = None
     if completion is None or not completion.choices:
-        start = content[:200].decode("utf-8", "replace")
+        start = redact(content.decode("utf-8", "replace"), secret)[:200]
         extra = completion.model_extra if completion is not None else None
         error = extra.get("error") if extra else None
         what = f"an error: {error}" if error else "a body that is not a chat completion"
         raise APIResponseError(
-            f"the server answered {response.status_code} with {what}: {start!r}",
+            redact(f"the server answered {response.status_code} with {what}: {start!r}", secret),
             body_start=start,
             request=response.request,
         )
@@ -135,17 +152,21 @@ class ChatStream:
         ```
     """
 
-    def __init__(self, send: Send, wait: Wait, max_retries: int) -> None:
+    def __init__(
+        self, send: Send, wait: Wait, max_retries: int, *, secret: str | None = None
+    ) -> None:
         """Prepare a stream; nothing is sent until the first chunk is asked for.
 
         Args:
             send: Opens the request (``ChatClient`` binds the body, headers and timeout).
             wait: Sleeps before a retry.
             max_retries: Retries allowed in all, including reopening a stream that broke early.
+            secret: The API key, masked in every error message.
         """
         self._send = send
         self._wait = wait
         self._max_retries = max_retries
+        self._secret = secret
         self._request: httpx.Request | None = None
         self._response: httpx.Response | None = None
         self._bytes: AsyncIterator[bytes] | None = None  # response.aiter_bytes()
@@ -250,7 +271,7 @@ class ChatStream:
             await self._broken(f"the answer broke: {exc!r}", exc)  # retried: nothing yielded
             return
         await self.aclose()
-        completion = parse_completion(response)
+        completion = parse_completion(response, self._secret)
         self._final = completion
         chunk = _as_chunk(completion)
         self._accumulator.add(chunk)
@@ -294,7 +315,7 @@ class ChatStream:
             except ValidationError:
                 if at_eof:
                     return  # a cut-off last line: the stream is incomplete, not malformed
-                start = event.data[:200].decode("utf-8", "replace")
+                start = redact(event.data.decode("utf-8", "replace"), self._secret)[:200]
                 raise APIResponseError(
                     f"the stream sent an event that is not a chat completion chunk: {start!r}",
                     body_start=start,
@@ -307,10 +328,11 @@ class ChatStream:
             self._received += 1
 
     def _stream_error(self, data: bytes) -> None:
+        text = redact(data.decode("utf-8", "replace"), self._secret)
         try:
-            body: Any = json.loads(data)
+            body: Any = json.loads(text)
         except ValueError:
-            body = data.decode("utf-8", "replace")
+            body = text
         error = body.get("error", body) if isinstance(body, dict) else body
         if isinstance(error, dict):
             code = error.get("code")
@@ -323,6 +345,7 @@ class ChatStream:
         raise APIStreamError(str(error), body=error)
 
     async def _broken(self, message: str, cause: BaseException | None = None) -> None:
+        message = redact(message, self._secret)  # it may quote httpx's error
         await self._close_response()
         if self._received:
             self._ended = True

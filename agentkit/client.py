@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError, to_json
 
 from agentkit._params import build_body, drop, unsupported_parameter
-from agentkit._stream import ChatStream, parse_completion
+from agentkit._stream import ChatStream, parse_completion, redact
 from agentkit.errors import (
     APIConnectionError,
     APIError,
@@ -64,10 +64,9 @@ _log = logging.getLogger("agentkit")
 # runs took 5-9x longer). These are the openai SDK's limits.
 _LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
-# A key is redacted only where it stands as a whole token: a plain replace of a short key
-# would mangle messages (the key "k" turns "Unknown" into "Un***nown"), and a length threshold
-# would let short real keys through.
-_KEY_CHARS = r"A-Za-z0-9_\-"
+# What an Authorization header value may carry: visible ASCII. A pasted key often holds a
+# zero-width space or a line break, which httpx would reject (quoting the key) at every send.
+_NOT_IN_KEY = re.compile(r"[^\x21-\x7e]")
 _MAX_BACKOFF = 8.0  # seconds; exponential backoff stops growing here
 _MAX_RETRY_AFTER = 60.0  # seconds; a server asking for longer gets this much
 _RETRY_STATUSES = frozenset({408, 409, 429})
@@ -84,6 +83,32 @@ _STATUS_HINTS = {
     401: "authentication failed; pass api_key= or set AGENTKIT_API_KEY (or OPENAI_API_KEY)",
     404: "not found; check base_url and the model name",
 }
+
+
+def _api_key(given: str | None, env: Mapping[str, str]) -> str | None:
+    """The key from ``api_key=`` or the environment, without surrounding whitespace.
+
+    Raises:
+        InvalidRequestError: The key holds a character an HTTP header cannot carry; the message
+            names the character and where the key came from, never the key.
+    """
+    sources = (
+        ("api_key", given),
+        ("AGENTKIT_API_KEY", env.get("AGENTKIT_API_KEY")),
+        ("OPENAI_API_KEY", env.get("OPENAI_API_KEY")),
+    )
+    source, key = next(((name, value) for name, value in sources if value), ("", None))
+    if key is None:
+        return None
+    key = key.strip()  # KEY=$(cat key.txt) and pasted keys often end in a newline or a space
+    bad = _NOT_IN_KEY.search(key)
+    if bad:
+        raise InvalidRequestError(
+            f"{source} contains U+{ord(bad.group()):04X} (character {bad.start() + 1}), which "
+            "cannot be sent in an HTTP header: API keys are visible ASCII only; copy the key "
+            "again without spaces, line breaks or invisible characters"
+        )
+    return key or None
 
 
 def _normalise_base_url(url: str) -> str:
@@ -123,10 +148,7 @@ def _seconds(headers: httpx.Headers) -> float | None:
 
 def _error_details(response: httpx.Response, secret: str | None) -> dict[str, Any]:
     """Pull message/type/code/param out of an error body, in the shapes servers use."""
-    text = response.text
-    # Some servers echo the key they rejected.
-    if secret and secret in text:
-        text = re.sub(rf"(?<![{_KEY_CHARS}]){re.escape(secret)}(?![{_KEY_CHARS}])", "***", text)
+    text = redact(response.text, secret)  # some servers echo the key they rejected
     try:
         body: Any = json.loads(text)
     except ValueError:
@@ -184,7 +206,8 @@ class ChatClient:
                 ``OPENAI_BASE_URL``, then `DEFAULT_BASE_URL`. ``/v1`` is added when the URL
                 has no version segment.
             api_key: Sent as ``Authorization: Bearer``. Defaults to ``AGENTKIT_API_KEY``, then
-                ``OPENAI_API_KEY``; without one no Authorization header is sent.
+                ``OPENAI_API_KEY``; without one no Authorization header is sent. Surrounding
+                whitespace is dropped.
             timeout: Seconds (or an ``httpx.Timeout``) for each request; ``timeout=`` on a call
                 overrides it.
             max_retries: Retries of a failed request before its error is raised.
@@ -192,6 +215,9 @@ class ChatClient:
             http_client: An ``httpx.AsyncClient`` to share; it is not closed by `aclose`.
             retry_backoff: First retry delay in seconds; it doubles per retry up to 8 s, with
                 jitter. A server's ``Retry-After`` takes precedence.
+
+        Raises:
+            InvalidRequestError: The API key holds a character an HTTP header cannot carry.
         """
         env = os.environ
         self.base_url = _normalise_base_url(
@@ -200,7 +226,7 @@ class ChatClient:
             or env.get("OPENAI_BASE_URL")
             or DEFAULT_BASE_URL
         )
-        self._api_key = api_key or env.get("AGENTKIT_API_KEY") or env.get("OPENAI_API_KEY")
+        self._api_key = _api_key(api_key, env)
         self.max_retries = max_retries
         self._backoff = retry_backoff
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
@@ -271,7 +297,7 @@ class ChatClient:
         )
         headers = {**self._headers, **extra_headers} if extra_headers else self._headers
         response, _ = await self._send("POST", self._completions_url, body, headers, timeout)
-        return parse_completion(response)
+        return parse_completion(response, self._api_key)
 
     def stream(
         self,
@@ -317,7 +343,7 @@ class ChatClient:
                 "POST", url, body, headers, timeout, stream=True, attempt=attempt
             )
 
-        return ChatStream(send, self._wait, self.max_retries)
+        return ChatStream(send, self._wait, self.max_retries, secret=self._api_key)
 
     async def list_models(self) -> list[Model]:
         """The models the server offers (``GET /models``).
@@ -335,7 +361,7 @@ class ChatClient:
             entries = data["data"] if isinstance(data, dict) else data
             return [Model.model_validate(entry) for entry in entries]
         except (ValueError, TypeError, KeyError, ValidationError):
-            start = response.content[:200].decode("utf-8", "replace")
+            start = redact(response.content.decode("utf-8", "replace"), self._api_key)[:200]
             raise APIResponseError(
                 f"GET /models answered with a body that is not a model list: {start!r}",
                 body_start=start,
@@ -373,12 +399,16 @@ class ChatClient:
             try:
                 response = await self._http.send(request, stream=stream)
             except httpx.TimeoutException as exc:
-                error: APIError = APITimeoutError(
-                    f"{method} {url} timed out: {exc!r}", request=request
-                )
+                message = redact(f"{method} {url} timed out: {exc!r}", self._api_key)
+                error: APIError = APITimeoutError(message, request=request)
                 error.__cause__ = exc
             except httpx.TransportError as exc:
-                error = APIConnectionError(f"{method} {url} failed: {exc!r}", request=request)
+                message = redact(f"{method} {url} failed: {exc!r}", self._api_key)
+                error = APIConnectionError(message, request=request)
+                if isinstance(exc, httpx.LocalProtocolError | httpx.UnsupportedProtocol):
+                    # Our own request is malformed (a bad header, a URL httpx cannot send):
+                    # sending it again cannot help.
+                    raise error from exc
                 error.__cause__ = exc
             else:
                 if response.is_success:

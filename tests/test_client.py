@@ -206,6 +206,70 @@ async def test_api_key_redaction_keeps_messages_intact(key: str, message: str, e
     assert caught.value.body == {"error": {"message": expected}}
 
 
+@pytest.mark.parametrize("key", [f"{KEY}\n", f"  {KEY} ", f"{KEY}\r\n"])
+async def test_api_key_surrounding_whitespace_is_stripped(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch, key: str
+):
+    monkeypatch.setenv("AGENTKIT_API_KEY", key)  # as KEY=$(cat key.txt) or a pasted key leaves it
+    server.enqueue(text("hi"))
+    async with ChatClient(base_url=server.url, max_retries=0) as client:
+        await client.complete(model="m", messages=USER)
+    assert server.recorded[-1].headers["authorization"] == f"Bearer {KEY}"
+
+
+@pytest.mark.parametrize(
+    ("key", "what"),
+    [(f"{KEY}\u200b", "U+200B"), (f"{KEY}\n{KEY}", "U+000A"), (f"sk-proj {KEY}", "U+0020")],
+)
+async def test_api_key_that_cannot_be_sent_is_rejected_at_construction(
+    monkeypatch: pytest.MonkeyPatch, key: str, what: str
+):
+    with pytest.raises(errors.InvalidRequestError) as given:
+        ChatClient(api_key=key)
+    monkeypatch.setenv("AGENTKIT_API_KEY", key)
+    with pytest.raises(errors.InvalidRequestError) as from_env:
+        ChatClient()
+    assert f"api_key contains {what}" in str(given.value)
+    assert f"AGENTKIT_API_KEY contains {what}" in str(from_env.value)
+    assert KEY not in str(given.value) + str(from_env.value)
+
+
+async def test_api_key_is_masked_in_every_error_message(caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.DEBUG)
+    handler, seen = recorder(httpx.ConnectError(f"proxy refused Bearer {KEY}"))
+    with pytest.raises(errors.APIConnectionError) as refused:
+        await mock(handler, max_retries=1).complete(model="m", messages=USER)
+    assert len(seen) == 2
+    echo = f'data: {{"error": {{"message": "invalid api key {KEY}"}}}}\n\n'.encode()
+    handler, _ = recorder(sse(echo))
+    with pytest.raises(errors.APIStreamError) as in_stream:
+        await mock(handler).stream(model="m", messages=USER).get_final_completion()
+    handler, _ = recorder(httpx.Response(200, text=f"<html>bad key {KEY}</html>"))
+    with pytest.raises(errors.APIResponseError) as not_json:
+        await mock(handler).complete(model="m", messages=USER)
+    handler, _ = recorder(sse(f"data: <html>bad key {KEY}</html>\n\n".encode()))
+    with pytest.raises(errors.APIResponseError) as not_json_streamed:
+        await mock(handler).stream(model="m", messages=USER).get_final_completion()
+    for error in (refused, in_stream, not_json, not_json_streamed):
+        assert "***" in str(error.value) and KEY not in str(error.value)
+    assert in_stream.value.body == {"message": "invalid api key ***"}
+    assert not_json.value.body_start == not_json_streamed.value.body_start
+    assert not_json.value.body_start == "<html>bad key ***</html>"
+    assert caplog.records and all(KEY not in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.LocalProtocolError("Illegal header value"), httpx.UnsupportedProtocol("ftp://")],
+)
+async def test_errors_of_our_own_request_are_not_retried(failure: Exception):
+    handler, seen = recorder(failure, httpx.Response(200, json=OK))
+    with pytest.raises(errors.APIConnectionError) as caught:
+        await mock(handler, max_retries=2).complete(model="m", messages=USER)
+    assert caught.value.__cause__ is failure
+    assert len(seen) == 1
+
+
 async def test_closing():
     handler, _ = recorder(httpx.Response(200, json=OK))
     http = httpx.AsyncClient(transport=mock_transport(handler))
