@@ -32,7 +32,12 @@ from agentkit._demo_tools import calculate, get_time, get_weather
 from agentkit._render import _Printer
 from agentkit.agent import Agent
 from agentkit.client import ChatClient
-from agentkit.errors import AgentKitError, APIConnectionError, ToolDefinitionError
+from agentkit.errors import (
+    AgentKitError,
+    APIConnectionError,
+    InvalidRequestError,
+    ToolDefinitionError,
+)
 from agentkit.events import RunFinished
 from agentkit.result import RunResult
 from agentkit.tools import Tool, check_unique
@@ -55,7 +60,7 @@ _CHAT_HELP = "commands: /exit, /reset, /save FILE, /load FILE (Ctrl-D also exits
 
 
 class _UsageError(Exception):
-    """A command line that parses but cannot work (bad ``--tool``, ``--online`` without key)."""
+    """A command line that parses but cannot work (bad ``--tool``, ``--online`` without key...)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -321,7 +326,11 @@ _COMMANDS = {"demo": _demo, "run": _run, "chat": _chat, "models": _models}
 
 
 async def _main(args: argparse.Namespace, endpoint: _Endpoint) -> int:
-    async with ChatClient(base_url=endpoint.base_url, api_key=endpoint.api_key) as client:
+    try:
+        client = ChatClient(base_url=endpoint.base_url, api_key=endpoint.api_key)
+    except InvalidRequestError as exc:  # a base URL or key that can never work: fix and rerun
+        raise _UsageError(str(exc)) from None
+    async with client:
         try:
             return await _COMMANDS[args.command](args, endpoint, client)
         except AgentKitError as exc:

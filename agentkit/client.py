@@ -67,6 +67,9 @@ _LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 # What an Authorization header value may carry: visible ASCII. A pasted key often holds a
 # zero-width space or a line break, which httpx would reject (quoting the key) at every send.
 _NOT_IN_KEY = re.compile(r"[^\x21-\x7e]")
+# A base URL path that already names the API root: it ends in a version ("/v1", "/api/v2beta"),
+# in a version then "openai" (Gemini's "/v1beta/openai") or in an Azure OpenAI deployment.
+_API_ROOT = re.compile(r"/v\d+\w*(?:/openai)?\Z|/openai/deployments/[^/]+\Z")
 _MAX_BACKOFF = 8.0  # seconds; exponential backoff stops growing here
 _MAX_RETRY_AFTER = 60.0  # seconds; a server asking for longer gets this much
 _RETRY_STATUSES = frozenset({408, 409, 429})
@@ -85,19 +88,23 @@ _STATUS_HINTS = {
 }
 
 
-def _api_key(given: str | None, env: Mapping[str, str]) -> str | None:
-    """The key from ``api_key=`` or the environment, without surrounding whitespace.
+def _setting(name: str, given: str | None, env: Mapping[str, str]) -> tuple[str, str | None]:
+    """The first of ``given``, ``AGENTKIT_<NAME>`` and ``OPENAI_<NAME>`` set, and its source."""
+    if given:
+        return name, given
+    for variable in (f"AGENTKIT_{name.upper()}", f"OPENAI_{name.upper()}"):
+        if env.get(variable):
+            return variable, env[variable]
+    return name, None
+
+
+def _api_key(source: str, key: str | None) -> str | None:
+    """The key without surrounding whitespace.
 
     Raises:
         InvalidRequestError: The key holds a character an HTTP header cannot carry; the message
-            names the character and where the key came from, never the key.
+            names the character and where the key came from (``source``), never the key.
     """
-    sources = (
-        ("api_key", given),
-        ("AGENTKIT_API_KEY", env.get("AGENTKIT_API_KEY")),
-        ("OPENAI_API_KEY", env.get("OPENAI_API_KEY")),
-    )
-    source, key = next(((name, value) for name, value in sources if value), ("", None))
     if key is None:
         return None
     key = key.strip()  # KEY=$(cat key.txt) and pasted keys often end in a newline or a space
@@ -111,15 +118,28 @@ def _api_key(given: str | None, env: Mapping[str, str]) -> str | None:
     return key or None
 
 
-def _normalise_base_url(url: str) -> str:
-    url = url.strip().rstrip("/")
-    path = httpx.URL(url).path.rstrip("/")
-    last = path.rsplit("/", 1)[-1]
-    # "https://host" and "https://host/v1" mean the same server; a path that already ends in
-    # a version ("/api/v1", "/v1beta/openai" for Gemini) is used as given.
-    if not (re.fullmatch(r"v\d+\w*", last) or last == "openai"):
-        url += "/v1"
-    return url
+def _normalise_base_url(source: str, url: str) -> httpx.URL:
+    """``url`` parsed, with ``/v1`` added to a path that does not name the API root.
+
+    Only the path changes: a query (Azure's ``?api-version=``) is kept for every endpoint.
+
+    Raises:
+        InvalidRequestError: ``url`` (from ``source``) is not an http:// or https:// URL.
+    """
+    try:
+        parsed = httpx.URL(url.strip())
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InvalidRequestError(
+            f"{source} must be an http:// or https:// URL, got {url!r}; add http:// or "
+            "https://, e.g. http://localhost:8000/v1"
+        )
+    # "https://host" and "https://host/v1" mean the same server.
+    path = parsed.path.rstrip("/")
+    if not _API_ROOT.search(path):
+        path += "/v1"
+    return parsed.copy_with(path=path)
 
 
 def _seconds(headers: httpx.Headers) -> float | None:
@@ -203,8 +223,8 @@ class ChatClient:
 
         Args:
             base_url: The API root. Defaults to ``AGENTKIT_BASE_URL``, then
-                ``OPENAI_BASE_URL``, then `DEFAULT_BASE_URL`. ``/v1`` is added when the URL
-                has no version segment.
+                ``OPENAI_BASE_URL``, then `DEFAULT_BASE_URL`. ``/v1`` is added when the path
+                does not end in a version segment; a query is kept.
             api_key: Sent as ``Authorization: Bearer``. Defaults to ``AGENTKIT_API_KEY``, then
                 ``OPENAI_API_KEY``; without one no Authorization header is sent. Surrounding
                 whitespace is dropped.
@@ -217,16 +237,14 @@ class ChatClient:
                 jitter. A server's ``Retry-After`` takes precedence.
 
         Raises:
-            InvalidRequestError: The API key holds a character an HTTP header cannot carry.
+            InvalidRequestError: The API key holds a character an HTTP header cannot carry, or
+                the base URL does not start with http:// or https://.
         """
         env = os.environ
-        self.base_url = _normalise_base_url(
-            base_url
-            or env.get("AGENTKIT_BASE_URL")
-            or env.get("OPENAI_BASE_URL")
-            or DEFAULT_BASE_URL
-        )
-        self._api_key = _api_key(api_key, env)
+        source, url = _setting("base_url", base_url, env)
+        base = _normalise_base_url(source, url or DEFAULT_BASE_URL)
+        self.base_url = str(base)
+        self._api_key = _api_key(*_setting("api_key", api_key, env))
         self.max_retries = max_retries
         self._backoff = retry_backoff
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
@@ -238,7 +256,9 @@ class ChatClient:
         self._stream_headers = {**headers, "Accept": "text/event-stream"}
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self._timeout, limits=_LIMITS)
-        self._completions_url = f"{self.base_url}/chat/completions"
+        # Endpoints extend the path: appending to the string would land after a query.
+        self._completions_url = base.copy_with(path=base.path + "/chat/completions")
+        self._models_url = base.copy_with(path=base.path + "/models")
         self._unsupported: set[str] = set()  # parameters this server rejected; left out
 
     def __repr__(self) -> str:
@@ -354,8 +374,7 @@ class ChatClient:
         Raises:
             APIError: As for `complete`.
         """
-        url = f"{self.base_url}/models"
-        response, _ = await self._send("GET", url, None, self._headers, None)
+        response, _ = await self._send("GET", self._models_url, None, self._headers, None)
         try:
             data = json.loads(response.content)
             entries = data["data"] if isinstance(data, dict) else data
@@ -373,7 +392,7 @@ class ChatClient:
     async def _send(
         self,
         method: str,
-        url: str,
+        url: httpx.URL,
         body: dict[str, Any] | None,
         headers: Mapping[str, str],
         timeout: float | httpx.Timeout | None,  # noqa: ASYNC109 (httpx's, per request)

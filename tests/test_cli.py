@@ -395,6 +395,28 @@ def test_online_without_a_key_is_a_usage_error(capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["run", "--base-url", "localhost:8000/v1", "hi"], {}, "add http:// or https://"),
+        (["run", "hi"], {"AGENTKIT_API_KEY": "sk-\u200b"}, "AGENTKIT_API_KEY contains U+200B"),
+    ],
+)
+def test_endpoint_that_can_never_work_is_a_usage_error(
+    argv: list[str],
+    env: dict[str, str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("agentkit: error: ") and message in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
     ("spec", "message"),
     [
         ("no_colon", "expected module:function"),

@@ -139,10 +139,41 @@ async def test_environment_defaults(monkeypatch: pytest.MonkeyPatch):
             "https://generativelanguage.googleapis.com/v1beta/openai/",
             "https://generativelanguage.googleapis.com/v1beta/openai",
         ),
+        ("https://api.groq.com/openai", "https://api.groq.com/openai/v1"),
+        ("http://h/api/v2beta", "http://h/api/v2beta"),
+        ("http://h/version1", "http://h/version1/v1"),
+        ("http://h/v1?tenant=acme", "http://h/v1?tenant=acme"),
+        ("http://h/?tenant=acme", "http://h/v1?tenant=acme"),
+        (
+            "https://res.openai.azure.com/openai/deployments/gpt?api-version=2024-10-21",
+            "https://res.openai.azure.com/openai/deployments/gpt?api-version=2024-10-21",
+        ),
     ],
 )
 def test_base_url_is_normalised(given: str, expected: str):
     assert ChatClient(base_url=given).base_url == expected
+
+
+async def test_query_of_the_base_url_is_kept_on_every_endpoint():
+    listing = {"object": "list", "data": [{"id": "m"}]}
+    handler, seen = recorder(httpx.Response(200, json=OK), httpx.Response(200, json=listing))
+    http = httpx.AsyncClient(transport=mock_transport(handler))
+    client = ChatClient(base_url="https://h/v1/?tenant=acme", api_key=KEY, http_client=http)
+    await client.complete(model="m", messages=USER)
+    await client.list_models()
+    assert [str(r.url) for r in seen] == [
+        "https://h/v1/chat/completions?tenant=acme",
+        "https://h/v1/models?tenant=acme",
+    ]
+
+
+@pytest.mark.parametrize("base_url", ["localhost:8000/v1", "127.0.0.1:9/v1", "ftp://h/v1"])
+def test_base_url_without_http_scheme_is_rejected(monkeypatch: pytest.MonkeyPatch, base_url: str):
+    with pytest.raises(errors.InvalidRequestError, match="add http:// or https://"):
+        ChatClient(base_url=base_url)
+    monkeypatch.setenv("AGENTKIT_BASE_URL", base_url)
+    with pytest.raises(errors.InvalidRequestError, match="AGENTKIT_BASE_URL"):
+        ChatClient()
 
 
 async def test_headers_on_the_wire():
