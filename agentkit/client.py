@@ -70,6 +70,9 @@ _NOT_IN_KEY = re.compile(r"[^\x21-\x7e]")
 # A base URL path that already names the API root: it ends in a version ("/v1", "/api/v2beta"),
 # in a version then "openai" (Gemini's "/v1beta/openai") or in an Azure OpenAI deployment.
 _API_ROOT = re.compile(r"/v\d+\w*(?:/openai)?\Z|/openai/deployments/[^/]+\Z")
+# Google (Gemini) rejects a parameter with 'Unknown name "store": Cannot find field.', a
+# wording `unsupported_parameter` does not know; it reads it as "unknown field: store".
+_GOOGLE_UNKNOWN_NAME = re.compile(r'Unknown name "([^"]+)"')
 _MAX_BACKOFF = 8.0  # seconds; exponential backoff stops growing here
 _MAX_RETRY_AFTER = 60.0  # seconds; a server asking for longer gets this much
 _RETRY_STATUSES = frozenset({408, 409, 429})
@@ -173,12 +176,16 @@ def _error_details(response: httpx.Response, secret: str | None) -> dict[str, An
         body: Any = json.loads(text)
     except ValueError:
         body = text
+    # Google's OpenAI-compatible endpoint (Gemini) sends a list of one error.
+    payload = body[0] if isinstance(body, list) and len(body) == 1 else body
     message = type_ = code = param = None
-    if isinstance(body, dict):
-        error = body.get("error", body)
+    if isinstance(payload, dict):
+        error = payload.get("error", payload)
         if isinstance(error, dict):
             message = error.get("message") or error.get("detail")
-            type_, code, param = error.get("type"), error.get("code"), error.get("param")
+            status = error.get("status")  # Google's kind of error, e.g. "INVALID_ARGUMENT"
+            type_ = error.get("type") or (status if isinstance(status, str) else None)
+            code, param = error.get("code"), error.get("param")
         elif error is not None:
             message = error
     if message is None:
@@ -490,7 +497,7 @@ class ChatClient:
             UnsupportedParameterError: The server names a parameter we cannot drop
                 (``messages``), or one already dropped: leaving it out did not help.
         """
-        name = unsupported_parameter(error, body, self._unsupported)
+        name = unsupported_parameter(_in_common_words(error), body, self._unsupported)
         if name is None:
             return False
         if not drop(name, body):
@@ -504,6 +511,21 @@ class ChatClient:
                 name,
             )
         return True
+
+
+def _in_common_words(error: APIStatusError) -> APIStatusError:
+    """``error`` with Google's wording of an unknown parameter put the way other servers say it."""
+    message = _GOOGLE_UNKNOWN_NAME.sub(r"unknown field: \1", error.message)
+    if message == error.message:
+        return error
+    return APIStatusError(
+        message,
+        status_code=error.status_code,
+        body=error.body,
+        type=error.type,
+        code=error.code,
+        param=error.param,
+    )
 
 
 def _unsupported_error(error: APIStatusError, name: str) -> UnsupportedParameterError:

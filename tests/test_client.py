@@ -628,6 +628,19 @@ async def test_odd_error_bodies(response: httpx.Response, message: str):
         await mock(handler, max_retries=0).complete(model="m", messages=USER)
 
 
+async def test_error_body_wrapped_in_a_list():
+    error = {"code": 400, "message": "API key not valid.", "status": "INVALID_ARGUMENT"}
+    handler, _ = recorder(httpx.Response(400, json=[{"error": error}]))
+    with pytest.raises(errors.BadRequestError) as caught:
+        await mock(handler, max_retries=0).complete(model="m", messages=USER)
+    assert (caught.value.message, caught.value.type, caught.value.code) == (
+        "API key not valid.",
+        "INVALID_ARGUMENT",  # Google's status, as the type
+        "400",
+    )
+    assert caught.value.body == [{"error": error}]  # the body as the server sent it
+
+
 @pytest.mark.parametrize(
     "content",
     [b"not json at all", b"[]", b"null", b'{"choices": "x"}', b"{}", b'{"object": "list"}'],
@@ -773,6 +786,13 @@ def rejection(message: str, param: str | None = None, status: int = 400) -> http
     return httpx.Response(status, json={"error": error})
 
 
+def google_rejection(name: str, at: str = "") -> httpx.Response:
+    """Gemini's OpenAI-compatible endpoint: a list of one error, worded Google's way."""
+    message = f'Invalid JSON payload received. Unknown name "{name}"{at}: Cannot find field.'
+    error = {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}
+    return httpx.Response(400, json=[{"error": error}])
+
+
 @pytest.mark.parametrize(
     "response",
     [
@@ -797,6 +817,7 @@ def rejection(message: str, param: str | None = None, status: int = 400) -> http
                 ]
             },
         ),
+        google_rejection("reasoning_effort"),
     ],
 )
 async def test_unsupported_parameter_is_dropped_and_remembered(
@@ -839,6 +860,7 @@ def add(a: int, b: int) -> int:
                 ]
             },
         ),
+        google_rejection("strict", at=" at 'tools[0].function'"),
     ],
 )
 async def test_rejected_tool_strict_is_left_out_and_remembered(
