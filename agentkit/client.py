@@ -266,7 +266,9 @@ class ChatClient:
         # Endpoints extend the path: appending to the string would land after a query.
         self._completions_url = base.copy_with(path=base.path + "/chat/completions")
         self._models_url = base.copy_with(path=base.path + "/models")
-        self._unsupported: set[str] = set()  # parameters this server rejected; left out
+        # Per model, the parameters the server rejected for it: one gateway serves models
+        # that differ (a reasoning model rejects temperature, its neighbour needs it).
+        self._unsupported: dict[str, set[str]] = {}
 
     def __repr__(self) -> str:
         return f"ChatClient(base_url={self.base_url!r}, max_retries={self.max_retries})"
@@ -319,9 +321,8 @@ class ChatClient:
             APIConnectionError: The server could not be reached after every retry.
             APIResponseError: The server's answer is not a chat completion.
         """
-        body = build_body(
-            model, messages, tools, tool_choice, settings, stream=False, omit=self._unsupported
-        )
+        dropped = self._unsupported.get(model, ())  # rejected before for this model
+        body = build_body(model, messages, tools, tool_choice, settings, stream=False, omit=dropped)
         headers = {**self._headers, **extra_headers} if extra_headers else self._headers
         response, _ = await self._send("POST", self._completions_url, body, headers, timeout)
         return parse_completion(response, self._api_key)
@@ -357,9 +358,8 @@ class ChatClient:
         Raises:
             InvalidRequestError: A parameter or message is malformed.
         """
-        body = build_body(
-            model, messages, tools, tool_choice, settings, stream=True, omit=self._unsupported
-        )
+        dropped = self._unsupported.get(model, ())  # rejected before for this model
+        body = build_body(model, messages, tools, tool_choice, settings, stream=True, omit=dropped)
         headers = (
             {**self._stream_headers, **extra_headers} if extra_headers else self._stream_headers
         )
@@ -497,18 +497,21 @@ class ChatClient:
             UnsupportedParameterError: The server names a parameter we cannot drop
                 (``messages``), or one already dropped: leaving it out did not help.
         """
-        name = unsupported_parameter(_in_common_words(error), body, self._unsupported)
+        model = body["model"]
+        dropped = self._unsupported.setdefault(model, set())
+        name = unsupported_parameter(_in_common_words(error), body, dropped)
         if name is None:
             return False
         if not drop(name, body):
             raise _unsupported_error(error, name)
-        if name not in self._unsupported:
-            self._unsupported.add(name)
+        if name not in dropped:
+            dropped.add(name)
             _log.warning(
-                "%s does not support the request parameter %r; it is left out of this and "
-                "later requests",
+                "%s does not support the request parameter %r for model %r; it is left out "
+                "of this and later requests for that model",
                 self.base_url,
                 name,
+                model,
             )
         return True
 

@@ -836,6 +836,30 @@ async def test_unsupported_parameter_is_dropped_and_remembered(
     assert len(warnings) == 1 and "'reasoning_effort'" in warnings[0].getMessage()
 
 
+async def test_rejected_parameter_is_remembered_per_model(caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO, logger="agentkit")
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if body(request)["model"] == "reasoner" and "temperature" in body(request):
+            return rejection("Unsupported value: 'temperature' is not supported with this model.")
+        return httpx.Response(200, json=OK)
+
+    client = mock(handler, max_retries=0)
+    for model in ("reasoner", "chat"):
+        await client.complete(model=model, messages=USER, temperature=0.2)
+    await client.stream(model="reasoner", messages=USER, temperature=0.2).get_final_completion()
+    assert [(body(r)["model"], "temperature" in body(r)) for r in seen] == [
+        ("reasoner", True),
+        ("reasoner", False),  # dropped for this model...
+        ("chat", True),  # ...and still sent for another one on the same gateway
+        ("reasoner", False),
+    ]
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "'temperature' for model 'reasoner'" in warning.getMessage()
+
+
 @tool(strict=True)
 def add(a: int, b: int) -> int:
     """Add two numbers."""
