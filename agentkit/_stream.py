@@ -12,7 +12,7 @@ import re
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 import httpx
@@ -37,7 +37,7 @@ from agentkit.types import (
     DeltaToolCall,
 )
 
-__all__ = ["ChatStream", "parse_completion", "redact"]
+__all__ = ["ChatStream", "parse_completion", "redact", "undecodable"]
 
 _DRAIN_SECONDS = 1.0  # how long to wait for a body to end after [DONE]
 # A key is redacted only where it stands as a whole token: a plain replace of a short key
@@ -60,6 +60,20 @@ def redact(text: str, secret: str | None) -> str:
     if not secret or secret not in text:
         return text
     return re.sub(rf"(?<![{_KEY_CHARS}]){re.escape(secret)}(?![{_KEY_CHARS}])", "***", text)
+
+
+def undecodable(
+    exc: httpx.DecodingError, request: httpx.Request | None, secret: str | None
+) -> APIResponseError:
+    """The error for a body httpx could not decode: its Content-Encoding does not match it."""
+    return APIResponseError(
+        redact(
+            f"the server's answer could not be decoded ({exc}); its Content-Encoding does "
+            "not match its body",
+            secret,
+        ),
+        request=request,
+    )
 
 
 def parse_completion(response: httpx.Response, secret: str | None = None) -> ChatCompletion:
@@ -258,6 +272,8 @@ class ChatStream:
         except httpx.TransportError as exc:
             await self._broken(f"the stream broke: {exc!r}", exc)
             return
+        except httpx.DecodingError as exc:
+            await self._undecodable(exc)
         await self._handle_or_close(parser.feed(data))
         if parser.done:
             await self._drain()
@@ -270,6 +286,8 @@ class ChatStream:
         except httpx.TransportError as exc:
             await self._broken(f"the answer broke: {exc!r}", exc)  # retried: nothing yielded
             return
+        except httpx.DecodingError as exc:
+            await self._undecodable(exc)
         await self.aclose()
         completion = parse_completion(response, self._secret)
         self._final = completion
@@ -343,6 +361,11 @@ class ChatStream:
                 code=None if code is None else str(code),
             )
         raise APIStreamError(str(error), body=error)
+
+    async def _undecodable(self, exc: httpx.DecodingError) -> NoReturn:
+        self._ended = True  # the same bytes would come back: never retried
+        await self._close_response()
+        raise undecodable(exc, self._request, self._secret) from exc
 
     async def _broken(self, message: str, cause: BaseException | None = None) -> None:
         message = redact(message, self._secret)  # it may quote httpx's error

@@ -11,6 +11,7 @@ import datetime
 import email.utils
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -25,7 +26,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError, to_json
 
 from agentkit._params import build_body, drop, unsupported_parameter
-from agentkit._stream import ChatStream, parse_completion, redact
+from agentkit._stream import ChatStream, parse_completion, redact, undecodable
 from agentkit.errors import (
     APIConnectionError,
     APIError,
@@ -145,21 +146,26 @@ def _normalise_base_url(source: str, url: str) -> httpx.URL:
     return parsed.copy_with(path=path)
 
 
+def _number(value: str) -> float | None:
+    """``value`` as a finite float: "nan" and "inf" parse, but are no wait to sleep."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _seconds(headers: httpx.Headers) -> float | None:
     """The wait a ``retry-after-ms`` or ``Retry-After`` header asks for, if any."""
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return float(value) / 1000
-        except ValueError:
-            pass
+    milliseconds = _number(headers.get("retry-after-ms") or "")
+    if milliseconds is not None:
+        return milliseconds / 1000
     value = headers.get("retry-after")
     if not value:
         return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
+    seconds = _number(value)
+    if seconds is not None:
+        return seconds
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -424,6 +430,11 @@ class ChatClient:
             response = None
             try:
                 response = await self._http.send(request, stream=stream)
+                if stream and not response.is_success:
+                    try:  # the error body, for the message: it can break like any body
+                        await response.aread()
+                    finally:
+                        await response.aclose()
             except httpx.TimeoutException as exc:
                 message = redact(f"{method} {url} timed out: {exc!r}", self._api_key)
                 error: APIError = APITimeoutError(message, request=request)
@@ -436,12 +447,11 @@ class ChatClient:
                     # sending it again cannot help.
                     raise error from exc
                 error.__cause__ = exc
+            except httpx.DecodingError as exc:  # the same answer would come back: not retried
+                raise undecodable(exc, request, self._api_key) from exc
             else:
                 if response.is_success:
                     return response, attempt
-                if stream:
-                    await response.aread()
-                    await response.aclose()
                 error = self._status_error(response)
                 if body is not None and response.status_code in (400, 422):
                     if self._drop_unsupported(error, body):

@@ -83,6 +83,11 @@ def body(request: httpx.Request) -> Any:
     return json.loads(request.content)
 
 
+async def _once(text: str) -> AsyncIterator[bytes]:
+    """A body read from the network (so httpx decodes it then), not at construction."""
+    yield text.encode()
+
+
 async def _fails_after(data: bytes) -> AsyncIterator[bytes]:
     yield data
     raise httpx.ReadError("reset")
@@ -723,6 +728,8 @@ def _retry_delays(caplog: pytest.LogCaptureFixture) -> list[str]:
         ({"retry-after": email.utils.formatdate(time.time() - 10, usegmt=True)}, "0.000"),
         ({"retry-after": "soon"}, "0.000"),  # unparseable: backoff (0 in these tests)
         ({"retry-after-ms": "x"}, "0.000"),
+        ({"retry-after": "nan"}, "0.000"),  # parses as a float, but is no wait at all
+        ({"retry-after-ms": "nan", "retry-after": "0.01"}, "0.010"),
     ],
 )
 async def test_retry_after_is_honoured(
@@ -1089,6 +1096,36 @@ async def test_stream_status_error_then_success():
     with pytest.raises(errors.AuthenticationError, match="bad key"):
         async for _ in mock(handler).stream(model="m", messages=USER):
             pass
+
+
+async def test_stream_error_status_whose_body_breaks_is_retried():
+    broken = httpx.Response(503, content=_fails_after(b'{"error": {"mess'))
+    handler, seen = recorder(broken, sse((STREAMS / "openai_text.sse").read_bytes()))
+    completion = await mock(handler).stream(model="m", messages=USER).get_final_completion()
+    assert completion.choices[0].message.content == "Hello wörld ✓"
+    assert len(seen) == 2
+    broken = httpx.Response(503, content=_fails_after(b'{"error": {"mess'))
+    handler, _ = recorder(broken)
+    with pytest.raises(errors.APIConnectionError) as caught:
+        await mock(handler, max_retries=0).stream(model="m", messages=USER).get_final_completion()
+    assert isinstance(caught.value.__cause__, httpx.ReadError)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "stream"),
+    [("application/json", False), ("application/json", True), ("text/event-stream", True)],
+)
+async def test_body_that_cannot_be_decoded(content_type: str, stream: bool):
+    headers = {"content-type": content_type, "content-encoding": "gzip"}  # but it is not
+    handler, seen = recorder(httpx.Response(200, headers=headers, content=_once(json.dumps(OK))))
+    client = mock(handler)
+    with pytest.raises(errors.APIResponseError, match="could not be decoded") as caught:
+        if stream:
+            await client.stream(model="m", messages=USER).get_final_completion()
+        else:
+            await client.complete(model="m", messages=USER)
+    assert isinstance(caught.value.__cause__, httpx.DecodingError)
+    assert len(seen) == 1  # the same answer would come back: not retried
 
 
 async def test_error_event_in_stream():
