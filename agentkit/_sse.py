@@ -13,6 +13,7 @@ from dataclasses import dataclass
 __all__ = ["SSEParser", "ServerSentEvent"]
 
 _DONE = b"[DONE]"
+_BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark: the spec strips one at the start of a stream
 
 
 @dataclass(slots=True)
@@ -32,9 +33,10 @@ class ServerSentEvent:
 class SSEParser:
     """Incremental SSE parser: ``feed(bytes) -> events``; ``done`` once ``[DONE]`` arrives."""
 
-    __slots__ = ("_buffer", "_data", "_event", "_id", "_retry", "_skip_lf", "done")
+    __slots__ = ("_at_start", "_buffer", "_data", "_event", "_id", "_retry", "_skip_lf", "done")
 
     def __init__(self) -> None:
+        self._at_start = True  # until the first bytes show whether the stream opens with a BOM
         self._buffer = b""
         self._skip_lf = False  # the last chunk ended in CR; a leading LF belongs to it
         self._data: list[bytes] = []
@@ -60,6 +62,13 @@ class SSEParser:
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
         buffer = self._buffer + chunk if self._buffer else chunk
+        if self._at_start:
+            if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
+                self._buffer = buffer  # maybe a BOM split across chunks: wait for the rest
+                return []
+            self._at_start = False
+            if buffer.startswith(_BOM):
+                buffer = buffer[len(_BOM) :]
         end = max(buffer.rfind(b"\n"), buffer.rfind(b"\r"))
         if end < 0:
             self._buffer = buffer

@@ -101,6 +101,27 @@ def test_utf8_split_mid_character():
     assert events[0].data.decode() == "héllo ✓"
 
 
+BOM = "\ufeff".encode()
+
+
+def test_one_leading_bom_is_stripped_wherever_the_chunks_split():
+    raw = BOM + b"data: first\n\ndata: second\n\n"
+    for cut in range(len(raw)):  # inside the BOM, right after it, anywhere later
+        events, _ = parse(raw[:cut], raw[cut:])
+        assert [e.data for e in events] == [b"first", b"second"], cut
+    events, _ = parse(*[raw[i : i + 1] for i in range(len(raw))])
+    assert [e.data for e in events] == [b"first", b"second"]
+
+
+def test_only_the_first_bom_of_the_stream_is_stripped():
+    # the spec strips one, at the very start; any other makes "\ufeffdata", an unknown field
+    assert parse(BOM + BOM + b"data: x\n\n")[0] == []
+    events, _ = parse(b"data: a\n\n" + BOM + b"data: b\n\n")
+    assert [e.data for e in events] == [b"a"]
+    assert parse(BOM[:2], flush=True)[0] == []  # a body cut inside the BOM: nothing to parse
+    assert [e.data for e in parse(b"\xef", b"data: x\n\n")[0]] == []  # not a BOM: kept
+
+
 @given(st.data())
 def test_any_split_gives_the_same_events(data: st.DataObject):
     raw = (STREAMS / "crlf_comments.sse").read_bytes() + b"data: after\n\n"
