@@ -2,7 +2,8 @@
 
 A stream that breaks before any chunk arrived is reopened (the caller's retry budget); once
 chunks have been yielded it is never silently restarted: `StreamInterruptedError` carries the
-partial completion. An end without ``[DONE]`` and without a ``finish_reason`` is such a break.
+partial completion. An end without ``[DONE]`` and without a ``finish_reason`` is such a break;
+after a ``finish_reason`` the answer is whole, so an end or a drop then just ends the stream.
 """
 
 from __future__ import annotations
@@ -270,7 +271,10 @@ class ChatStream:
                 await self._broken("the stream ended before [DONE] and before any finish_reason")
             return
         except httpx.TransportError as exc:
-            await self._broken(f"the stream broke: {exc!r}", exc)
+            if self._accumulator.finished:  # the answer is whole: only its goodbye was lost
+                await self.aclose()
+            else:
+                await self._broken(f"the stream broke: {exc!r}", exc)
             return
         except httpx.DecodingError as exc:
             await self._undecodable(exc)

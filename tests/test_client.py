@@ -1083,6 +1083,18 @@ async def test_drop_after_a_chunk_is_interrupted():
     assert len(seen) == 1
 
 
+async def test_drop_after_the_finish_reason_ends_the_stream():
+    raw = (STREAMS / "openai_text.sse").read_bytes()
+    finished = raw[: raw.index(b'"finish_reason":"stop"}]}\n\n') + 27]  # before usage, [DONE]
+    handler, seen = recorder(sse(finished, fail=httpx.RemoteProtocolError("peer closed")))
+    async with mock(handler).stream(model="m", messages=USER) as stream:
+        chunks = [chunk async for chunk in stream]
+        completion = await stream.get_final_completion()
+    assert len(chunks) == 4 and len(seen) == 1
+    choice = completion.choices[0]
+    assert (choice.message.content, choice.finish_reason) == ("Hello wörld ✓", "stop")
+
+
 async def test_stream_status_error_then_success():
     handler, seen = recorder(
         httpx.Response(429, headers={"retry-after": "0"}),
