@@ -7,15 +7,10 @@ parameters a gateway rejects dropped and remembered, and streams assembled into 
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 import json
 import logging
-import math
 import os
 import random
-import re
-import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Unpack
@@ -25,6 +20,8 @@ import httpx
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError, to_json
 
+from agentkit import _config
+from agentkit._http_errors import error_details, in_common_words, retry_after, unsupported_error
 from agentkit._params import build_body, drop, unsupported_parameter
 from agentkit._stream import ChatStream, parse_completion, redact, undecodable
 from agentkit.errors import (
@@ -42,7 +39,6 @@ from agentkit.errors import (
     PermissionDeniedError,
     RateLimitError,
     UnprocessableEntityError,
-    UnsupportedParameterError,
 )
 from agentkit.types import (
     ChatCompletion,
@@ -65,15 +61,6 @@ _log = logging.getLogger("agentkit")
 # runs took 5-9x longer). These are the openai SDK's limits.
 _LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
-# What an Authorization header value may carry: visible ASCII. A pasted key often holds a
-# zero-width space or a line break, which httpx would reject (quoting the key) at every send.
-_NOT_IN_KEY = re.compile(r"[^\x21-\x7e]")
-# A base URL path that already names the API root: it ends in a version ("/v1", "/api/v2beta"),
-# in a version then "openai" (Gemini's "/v1beta/openai") or in an Azure OpenAI deployment.
-_API_ROOT = re.compile(r"/v\d+\w*(?:/openai)?\Z|/openai/deployments/[^/]+\Z")
-# Google (Gemini) rejects a parameter with 'Unknown name "store": Cannot find field.', a
-# wording `unsupported_parameter` does not know; it reads it as "unknown field: store".
-_GOOGLE_UNKNOWN_NAME = re.compile(r'Unknown name "([^"]+)"')
 _MAX_BACKOFF = 8.0  # seconds; exponential backoff stops growing here
 _MAX_RETRY_AFTER = 60.0  # seconds; a server asking for longer gets this much
 _RETRY_STATUSES = frozenset({408, 409, 429})
@@ -86,124 +73,6 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
     422: UnprocessableEntityError,
     429: RateLimitError,
 }
-_STATUS_HINTS = {
-    401: "authentication failed; pass api_key= or set AGENTKIT_API_KEY (or OPENAI_API_KEY)",
-    404: "not found; check base_url and the model name",
-}
-
-
-def _setting(name: str, given: str | None, env: Mapping[str, str]) -> tuple[str, str | None]:
-    """The first of ``given``, ``AGENTKIT_<NAME>`` and ``OPENAI_<NAME>`` set, and its source."""
-    if given:
-        return name, given
-    for variable in (f"AGENTKIT_{name.upper()}", f"OPENAI_{name.upper()}"):
-        if env.get(variable):
-            return variable, env[variable]
-    return name, None
-
-
-def _api_key(source: str, key: str | None) -> str | None:
-    """The key without surrounding whitespace.
-
-    Raises:
-        InvalidRequestError: The key holds a character an HTTP header cannot carry; the message
-            names the character and where the key came from (``source``), never the key.
-    """
-    if key is None:
-        return None
-    key = key.strip()  # KEY=$(cat key.txt) and pasted keys often end in a newline or a space
-    bad = _NOT_IN_KEY.search(key)
-    if bad:
-        raise InvalidRequestError(
-            f"{source} contains U+{ord(bad.group()):04X} (character {bad.start() + 1}), which "
-            "cannot be sent in an HTTP header: API keys are visible ASCII only; copy the key "
-            "again without spaces, line breaks or invisible characters"
-        )
-    return key or None
-
-
-def _normalise_base_url(source: str, url: str) -> httpx.URL:
-    """``url`` parsed, with ``/v1`` added to a path that does not name the API root.
-
-    Only the path changes: a query (Azure's ``?api-version=``) is kept for every endpoint.
-
-    Raises:
-        InvalidRequestError: ``url`` (from ``source``) is not an http:// or https:// URL.
-    """
-    try:
-        parsed = httpx.URL(url.strip())
-    except httpx.InvalidURL:
-        parsed = None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        raise InvalidRequestError(
-            f"{source} must be an http:// or https:// URL, got {url!r}; add http:// or "
-            "https://, e.g. http://localhost:8000/v1"
-        )
-    # "https://host" and "https://host/v1" mean the same server.
-    path = parsed.path.rstrip("/")
-    if not _API_ROOT.search(path):
-        path += "/v1"
-    return parsed.copy_with(path=path)
-
-
-def _number(value: str) -> float | None:
-    """``value`` as a finite float: "nan" and "inf" parse, but are no wait to sleep."""
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _seconds(headers: httpx.Headers) -> float | None:
-    """The wait a ``retry-after-ms`` or ``Retry-After`` header asks for, if any."""
-    milliseconds = _number(headers.get("retry-after-ms") or "")
-    if milliseconds is not None:
-        return milliseconds / 1000
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    seconds = _number(value)
-    if seconds is not None:
-        return seconds
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # "-0000" parses naive; HTTP dates are always UTC, not local time
-        when = when.replace(tzinfo=datetime.UTC)
-    return when.timestamp() - time.time()
-
-
-def _error_details(response: httpx.Response, secret: str | None) -> dict[str, Any]:
-    """Pull message/type/code/param out of an error body, in the shapes servers use."""
-    text = redact(response.text, secret)  # some servers echo the key they rejected
-    try:
-        body: Any = json.loads(text)
-    except ValueError:
-        body = text
-    # Google's OpenAI-compatible endpoint (Gemini) sends a list of one error.
-    payload = body[0] if isinstance(body, list) and len(body) == 1 else body
-    message = type_ = code = param = None
-    if isinstance(payload, dict):
-        error = payload.get("error", payload)
-        if isinstance(error, dict):
-            message = error.get("message") or error.get("detail")
-            status = error.get("status")  # Google's kind of error, e.g. "INVALID_ARGUMENT"
-            type_ = error.get("type") or (status if isinstance(status, str) else None)
-            code, param = error.get("code"), error.get("param")
-        elif error is not None:
-            message = error
-    if message is None:
-        message = _STATUS_HINTS.get(response.status_code) or text[:200] or response.reason_phrase
-    return {
-        "message": message if isinstance(message, str) else json.dumps(message)[:500],
-        "body": body,
-        "type": None if type_ is None else str(type_),
-        "code": None if code is None else str(code),
-        "param": None if param is None else str(param),
-        "request_id": response.headers.get("x-request-id"),
-    }
 
 
 class ChatClient:
@@ -254,10 +123,10 @@ class ChatClient:
                 the base URL does not start with http:// or https://.
         """
         env = os.environ
-        source, url = _setting("base_url", base_url, env)
-        base = _normalise_base_url(source, url or DEFAULT_BASE_URL)
+        source, url = _config.setting("base_url", base_url, env)
+        base = _config.base_url(source, url or DEFAULT_BASE_URL)
         self.base_url = str(base)
-        self._api_key = _api_key(*_setting("api_key", api_key, env))
+        self._api_key = _config.api_key(*_config.setting("api_key", api_key, env))
         self.max_retries = max_retries
         self._backoff = retry_backoff
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
@@ -467,7 +336,7 @@ class ChatClient:
 
     async def _wait(self, attempt: int, error: Exception, response: httpx.Response | None) -> None:
         """Sleep before retry number ``attempt + 1``, as the server asks or with backoff."""
-        delay = _seconds(response.headers) if response is not None else None
+        delay = retry_after(response.headers) if response is not None else None
         if delay is None:
             delay = min(self._backoff * 2**attempt, _MAX_BACKOFF) * (1 - 0.25 * random.random())
         delay = min(max(delay, 0.0), _MAX_RETRY_AFTER)
@@ -492,7 +361,7 @@ class ChatClient:
 
     def _status_error(self, response: httpx.Response) -> APIStatusError:
         status = response.status_code
-        details = _error_details(response, self._api_key)
+        details = error_details(response, self._api_key)
         cls = _STATUS_ERRORS.get(status) or (
             InternalServerError if status >= 500 else APIStatusError
         )
@@ -509,11 +378,11 @@ class ChatClient:
         """
         model = body["model"]
         dropped = self._unsupported.setdefault(model, set())
-        name = unsupported_parameter(_in_common_words(error), body, dropped)
+        name = unsupported_parameter(in_common_words(error), body, dropped)
         if name is None:
             return False
         if not drop(name, body):
-            raise _unsupported_error(error, name)
+            raise unsupported_error(error, name)
         if name not in dropped:
             dropped.add(name)
             _log.warning(
@@ -524,37 +393,6 @@ class ChatClient:
                 model,
             )
         return True
-
-
-def _in_common_words(error: APIStatusError) -> APIStatusError:
-    """``error`` with Google's wording of an unknown parameter put the way other servers say it."""
-    message = _GOOGLE_UNKNOWN_NAME.sub(r"unknown field: \1", error.message)
-    if message == error.message:
-        return error
-    return APIStatusError(
-        message,
-        status_code=error.status_code,
-        body=error.body,
-        type=error.type,
-        code=error.code,
-        param=error.param,
-    )
-
-
-def _unsupported_error(error: APIStatusError, name: str) -> UnsupportedParameterError:
-    response = error.response
-    new = UnsupportedParameterError(
-        error.message,
-        status_code=error.status_code,
-        body=error.body,
-        type=error.type,
-        code=error.code,
-        param=error.param,
-        request_id=error.request_id,
-        response=response,
-    )
-    new.parameter = name
-    return new
 
 
 def _to_jsonable(value: Any) -> Any:

@@ -1,0 +1,78 @@
+"""The client's settings: where they come from, and the checks that make them usable.
+
+An argument wins over ``AGENTKIT_*``, which wins over ``OPENAI_*``. A key is cleaned of the
+whitespace a copy-paste leaves and refused (never quoted) if a header can't carry it; a base
+URL gets ``/v1`` unless its path already names the API root, and keeps its query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import httpx
+
+from agentkit.errors import InvalidRequestError
+
+__all__ = ["api_key", "base_url", "setting"]
+
+# What an Authorization header value may carry: visible ASCII. A pasted key often holds a
+# zero-width space or a line break, which httpx would reject (quoting the key) at every send.
+_NOT_IN_KEY = re.compile(r"[^\x21-\x7e]")
+# A base URL path that already names the API root: it ends in a version ("/v1", "/api/v2beta"),
+# in a version then "openai" (Gemini's "/v1beta/openai") or in an Azure OpenAI deployment.
+_API_ROOT = re.compile(r"/v\d+\w*(?:/openai)?\Z|/openai/deployments/[^/]+\Z")
+
+
+def setting(name: str, given: str | None, env: Mapping[str, str]) -> tuple[str, str | None]:
+    """The first of ``given``, ``AGENTKIT_<NAME>`` and ``OPENAI_<NAME>`` set, and its source."""
+    if given:
+        return name, given
+    for variable in (f"AGENTKIT_{name.upper()}", f"OPENAI_{name.upper()}"):
+        if env.get(variable):
+            return variable, env[variable]
+    return name, None
+
+
+def api_key(source: str, key: str | None) -> str | None:
+    """The key without surrounding whitespace.
+
+    Raises:
+        InvalidRequestError: The key holds a character an HTTP header cannot carry; the message
+            names the character and where the key came from (``source``), never the key.
+    """
+    if key is None:
+        return None
+    key = key.strip()  # KEY=$(cat key.txt) and pasted keys often end in a newline or a space
+    bad = _NOT_IN_KEY.search(key)
+    if bad:
+        raise InvalidRequestError(
+            f"{source} contains U+{ord(bad.group()):04X} (character {bad.start() + 1}), which "
+            "cannot be sent in an HTTP header: API keys are visible ASCII only; copy the key "
+            "again without spaces, line breaks or invisible characters"
+        )
+    return key or None
+
+
+def base_url(source: str, url: str) -> httpx.URL:
+    """``url`` parsed, with ``/v1`` added to a path that does not name the API root.
+
+    Only the path changes: a query (Azure's ``?api-version=``) is kept for every endpoint.
+
+    Raises:
+        InvalidRequestError: ``url`` (from ``source``) is not an http:// or https:// URL.
+    """
+    try:
+        parsed = httpx.URL(url.strip())
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InvalidRequestError(
+            f"{source} must be an http:// or https:// URL, got {url!r}; add http:// or "
+            "https://, e.g. http://localhost:8000/v1"
+        )
+    # "https://host" and "https://host/v1" mean the same server.
+    path = parsed.path.rstrip("/")
+    if not _API_ROOT.search(path):
+        path += "/v1"
+    return parsed.copy_with(path=path)

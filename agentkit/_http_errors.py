@@ -1,0 +1,121 @@
+"""What a failed response says: how long to wait, what went wrong, which parameter to drop.
+
+Servers word these differently (``Retry-After`` in seconds or as a date, ``retry-after-ms``,
+error bodies as objects, strings or Google's one-element lists); this module reads them all.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import json
+import math
+import re
+import time
+from typing import Any
+
+import httpx
+
+from agentkit._stream import redact
+from agentkit.errors import APIStatusError, UnsupportedParameterError
+
+__all__ = ["error_details", "in_common_words", "retry_after", "unsupported_error"]
+
+# Google (Gemini) rejects a parameter with 'Unknown name "store": Cannot find field.', a
+# wording `unsupported_parameter` does not know; it reads it as "unknown field: store".
+_GOOGLE_UNKNOWN_NAME = re.compile(r'Unknown name "([^"]+)"')
+_STATUS_HINTS = {
+    401: "authentication failed; pass api_key= or set AGENTKIT_API_KEY (or OPENAI_API_KEY)",
+    404: "not found; check base_url and the model name",
+}
+
+
+def _number(value: str) -> float | None:
+    """``value`` as a finite float: "nan" and "inf" parse, but are no wait to sleep."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """The wait a ``retry-after-ms`` or ``Retry-After`` header asks for, if any."""
+    milliseconds = _number(headers.get("retry-after-ms") or "")
+    if milliseconds is not None:
+        return milliseconds / 1000
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    seconds = _number(value)
+    if seconds is not None:
+        return seconds
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" parses naive; HTTP dates are always UTC, not local time
+        when = when.replace(tzinfo=datetime.UTC)
+    return when.timestamp() - time.time()
+
+
+def error_details(response: httpx.Response, secret: str | None) -> dict[str, Any]:
+    """Pull message/type/code/param out of an error body, in the shapes servers use."""
+    text = redact(response.text, secret)  # some servers echo the key they rejected
+    try:
+        body: Any = json.loads(text)
+    except ValueError:
+        body = text
+    # Google's OpenAI-compatible endpoint (Gemini) sends a list of one error.
+    payload = body[0] if isinstance(body, list) and len(body) == 1 else body
+    message = type_ = code = param = None
+    if isinstance(payload, dict):
+        error = payload.get("error", payload)
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("detail")
+            status = error.get("status")  # Google's kind of error, e.g. "INVALID_ARGUMENT"
+            type_ = error.get("type") or (status if isinstance(status, str) else None)
+            code, param = error.get("code"), error.get("param")
+        elif error is not None:
+            message = error
+    if message is None:
+        message = _STATUS_HINTS.get(response.status_code) or text[:200] or response.reason_phrase
+    return {
+        "message": message if isinstance(message, str) else json.dumps(message)[:500],
+        "body": body,
+        "type": None if type_ is None else str(type_),
+        "code": None if code is None else str(code),
+        "param": None if param is None else str(param),
+        "request_id": response.headers.get("x-request-id"),
+    }
+
+
+def in_common_words(error: APIStatusError) -> APIStatusError:
+    """``error`` with Google's wording of an unknown parameter put the way other servers say it."""
+    message = _GOOGLE_UNKNOWN_NAME.sub(r"unknown field: \1", error.message)
+    if message == error.message:
+        return error
+    return APIStatusError(
+        message,
+        status_code=error.status_code,
+        body=error.body,
+        type=error.type,
+        code=error.code,
+        param=error.param,
+    )
+
+
+def unsupported_error(error: APIStatusError, name: str) -> UnsupportedParameterError:
+    response = error.response
+    new = UnsupportedParameterError(
+        error.message,
+        status_code=error.status_code,
+        body=error.body,
+        type=error.type,
+        code=error.code,
+        param=error.param,
+        request_id=error.request_id,
+        response=response,
+    )
+    new.parameter = name
+    return new
