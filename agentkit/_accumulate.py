@@ -2,7 +2,8 @@
 
 Tool-call fragments are merged by ``index``. Real gateways bend the spec, so it also copes with
 deltas without ``index`` (a new id, or a name, starts a new call; anything else continues the
-last one), arguments that arrive before the id, and ids repeated on every chunk.
+last one), every call of a batch sent at the same ``index`` (a new id there starts a new call),
+arguments that arrive before the id, and ids repeated on every chunk.
 """
 
 from __future__ import annotations
@@ -76,9 +77,11 @@ class _Choice:
     def _call_for(self, delta: DeltaToolCall, name: str | None) -> _Call:
         if delta.index is not None:
             call = self.by_index.get(delta.index)
-            if call is None:
-                call = self.by_index[delta.index] = _Call()
-                self.calls.append(call)
+            if call is None or (delta.id and call.id and delta.id != call.id):
+                # Ollama and some Gemini proxies send every call of a parallel batch at the
+                # same index: a new id there is a new call, and it takes over the index, so
+                # later fragments without an id continue it.
+                call = self.by_index[delta.index] = self._known(delta.id) or self._new()
             return call
         # No index (Gemini-style): decide from the id and name whether this is a new call.
         last = self.calls[-1] if self.calls else None
@@ -86,11 +89,22 @@ class _Choice:
             if delta.id:
                 if delta.id == last.id or not last.id:
                     return last
-                for call in self.calls:  # an id repeated later, out of order
-                    if call.id == delta.id:
-                        return call
+                known = self._known(delta.id)  # an id repeated later, out of order
+                if known is not None:
+                    return known
             elif not name or not last.name:
                 return last
+        return self._new()
+
+    def _known(self, id: str | None) -> _Call | None:
+        """The call that already has this id, if any."""
+        if id:
+            for call in self.calls:
+                if call.id == id:
+                    return call
+        return None
+
+    def _new(self) -> _Call:
         call = _Call()
         self.calls.append(call)
         return call

@@ -113,6 +113,29 @@ EXPECTED: dict[str, dict[str, Any]] = {
             }
         ],
     },
+    "same_index_calls.sse": {
+        "id": "ol-1",
+        "object": "chat.completion",
+        "created": 1760000000,
+        "model": "qwen3:8b",
+        "system_fingerprint": "fp_ollama",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "",
+                    # Ollama: every call of the batch at index 0; a new id starts a new call
+                    "tool_calls": [
+                        call("call_a", "get_weather", '{"city":"Paris"}'),
+                        call("call_b", "get_time", '{"tz":"UTC"}'),
+                    ],
+                },
+                "finish_reason": "tool_calls",
+            }
+        ],
+        "usage": {"prompt_tokens": 30, "completion_tokens": 24, "total_tokens": 54},
+    },
     "args_before_id.sse": {
         "id": "y-1",
         "object": "chat.completion",
