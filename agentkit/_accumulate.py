@@ -109,6 +109,18 @@ class _Choice:
         self.calls.append(call)
         return call
 
+    def add_extra(self, extra: dict[str, Any]) -> None:
+        # Provider fields (annotations, ...): keep the last non-null value of each; content
+        # parts (see types.Message) add up, like the text joined from them.
+        for key, value in extra.items():
+            if value is None:
+                continue
+            if self.extra is None:
+                self.extra = {}
+            if key == "content_parts" and isinstance(value, list):
+                value = [*self.extra.get(key, ()), *value]
+            self.extra[key] = value
+
     def add_logprobs(self, logprobs: Any) -> None:
         if not isinstance(logprobs, dict):
             return
@@ -211,10 +223,7 @@ class StreamAccumulator:
             if delta.tool_calls:
                 state.add_calls(delta.tool_calls)
             if delta.__pydantic_extra__:
-                # Provider fields (annotations, ...): keep the last non-null value of each.
-                extra = {k: v for k, v in delta.__pydantic_extra__.items() if v is not None}
-                if extra:
-                    state.extra = {**(state.extra or {}), **extra}
+                state.add_extra(delta.__pydantic_extra__)
             if piece.logprobs is not None:
                 state.add_logprobs(piece.logprobs)
             if piece.finish_reason:

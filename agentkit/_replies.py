@@ -328,13 +328,20 @@ def _pieces(text: str, size: int = 5) -> list[str]:
     ]
 
 
+def _text_deltas(value: Any) -> list[Any]:
+    if isinstance(value, list):  # content parts: sent as they are, in one delta
+        return [value]
+    return _pieces(value or "")
+
+
 def stream_chunks(completion: dict[str, Any], *, include_usage: bool) -> list[dict[str, Any]]:
     """Turn a chat completion into the ``data:`` chunks a real server streams (no ``[DONE]``).
 
-    Per choice: a role chunk, ``reasoning_content`` deltas, content deltas, refusal deltas,
-    then each tool call (id, type and name first, then argument fragments), then a chunk with
-    only ``finish_reason``. With ``include_usage``, every chunk carries ``"usage": null`` and a
-    last chunk with ``"choices": []`` carries the usage (unless the completion's is null).
+    Per choice: a role chunk, ``reasoning_content`` deltas, content deltas (a list of content
+    parts goes whole, in one delta), refusal deltas, then each tool call (id, type and name
+    first, then argument fragments), then a chunk with only ``finish_reason``. With
+    ``include_usage``, every chunk carries ``"usage": null`` and a last chunk with
+    ``"choices": []`` carries the usage (unless the completion's is null).
     """
     head = {
         "id": completion["id"],
@@ -356,7 +363,7 @@ def stream_chunks(completion: dict[str, Any], *, include_usage: bool) -> list[di
         index, message = choice["index"], choice["message"]
         add(index, {"role": "assistant", "content": None if message.get("content") is None else ""})
         for key in ("reasoning_content", "content", "refusal"):
-            for piece in _pieces(message.get(key) or ""):
+            for piece in _text_deltas(message.get(key)):
                 add(index, {key: piece})
         for n, call in enumerate(message.get("tool_calls") or []):
             function = call.get("function") or {}

@@ -2,14 +2,17 @@
 
 Field names are the wire names, verbatim. Received models keep unknown fields a provider adds
 (``extra="allow"``) and treat every optional field as optional, because real gateways omit
-what the spec calls required.
+what the spec calls required. They also take the other shapes real gateways send: ``null`` for
+a string, count or list the spec says is always there (read as the field's default), a float
+``created`` (truncated), and ``content`` as a list of parts (see `Message`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, Self, TypeAlias, TypedDict, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_validator
+from pydantic_core import CoreSchema, PydanticUseDefault, core_schema
 
 __all__ = [
     "AssistantMessage",
@@ -160,23 +163,75 @@ class ModelSettings(TypedDict, total=False):
 # --- what we receive ----------------------------------------------------------------------
 
 
+class _Also:
+    """Annotated marker: the field also accepts these other shapes (core schemas).
+
+    A left-to-right union: the field's own type is tried first, so a well-formed value costs no
+    Python call (a plain ``BeforeValidator`` would run on every field of every chunk).
+    """
+
+    __slots__ = ("shapes",)
+
+    def __init__(self, *shapes: CoreSchema) -> None:
+        self.shapes = shapes
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.union_schema([handler(source), *self.shapes], mode="left_to_right")
+
+
+def _use_default(value: None) -> Any:
+    raise PydanticUseDefault  # pydantic then uses the field's default (or default_factory)
+
+
+_NULL = core_schema.no_info_after_validator_function(_use_default, core_schema.none_schema())
+_FLOAT = core_schema.no_info_after_validator_function(  # int() truncates
+    int, core_schema.float_schema(allow_inf_nan=False)
+)
+_T = TypeVar("_T")
+_OrDefault: TypeAlias = Annotated[_T, _Also(_NULL)]
+"""A field that reads ``null`` as its default: gateways send null for what the spec requires."""
+_Timestamp: TypeAlias = Annotated[int, _Also(_FLOAT, _NULL)]
+"""Unix seconds; some servers send a float, or null."""
+_Content: TypeAlias = Annotated[str | None, _Also(core_schema.list_schema())]
+"""Text, or a list of content parts, which `_join_parts` turns into text once validated."""
+
+
 class _Wire(BaseModel):
     # defer_build: the validators are built on first use, not at import (~10 ms saved).
     model_config = ConfigDict(extra="allow", defer_build=True)
 
 
+def _join_parts(model: Message | ChoiceDelta) -> None:
+    """Content sent as a list of parts becomes their text; the parts go to ``content_parts``."""
+    parts: Any = model.content
+    if isinstance(parts, list):
+        # Mistral and some gateways send [{"type": "text", "text": ...}, ...]: the text is
+        # what agents read; the parts stay available, with images or thinking in them.
+        model.content = "".join(
+            part["text"]
+            for part in parts
+            if isinstance(part, dict)
+            and part.get("type") == "text"
+            and isinstance(part.get("text"), str)
+        )
+        if model.__pydantic_extra__ is not None:
+            model.__pydantic_extra__["content_parts"] = parts
+
+
 class FunctionCall(_Wire):
     """The function a tool call names, with its JSON-encoded arguments."""
 
-    name: str = ""
-    arguments: str = ""
+    name: _OrDefault[str] = ""
+    arguments: _OrDefault[str] = ""
 
 
 class ToolCall(_Wire):
     """A tool call the model asked for."""
 
-    id: str = ""
-    type: str = "function"
+    id: _OrDefault[str] = ""
+    type: _OrDefault[str] = "function"
     function: FunctionCall
 
     def to_param(self) -> ToolCallParam:
@@ -189,15 +244,24 @@ class ToolCall(_Wire):
 
 
 class Message(_Wire):
-    """The assistant message of one choice."""
+    """The assistant message of one choice.
 
-    role: str = "assistant"
-    content: str | None = None
+    When the server sends ``content`` as a list of content parts, ``content`` holds the text
+    parts joined, and the parts as sent are kept in ``model_extra["content_parts"]``.
+    """
+
+    role: _OrDefault[str] = "assistant"
+    content: _Content = None
     reasoning_content: str | None = None
     """Reasoning text from reasoning models (a gateway extension, not in OpenAI's spec)."""
     tool_calls: list[ToolCall] | None = None
     refusal: str | None = None
     name: str | None = None
+
+    @model_validator(mode="after")
+    def _text_of_parts(self) -> Self:
+        _join_parts(self)
+        return self
 
     def to_param(self, *, reasoning: bool = False) -> AssistantMessage:
         """This message in the form we send back in the history.
@@ -219,7 +283,7 @@ class Message(_Wire):
 class Choice(_Wire):
     """One completion choice."""
 
-    index: int = 0
+    index: _OrDefault[int] = 0
     message: Message
     finish_reason: str | None = None
     logprobs: Any = None
@@ -248,9 +312,9 @@ class CompletionTokensDetails(_Wire):
 class CompletionUsage(_Wire):
     """Token usage of one request, as the server reports it."""
 
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
+    prompt_tokens: _OrDefault[int] = 0
+    completion_tokens: _OrDefault[int] = 0
+    total_tokens: _OrDefault[int] = 0
     prompt_tokens_details: PromptTokensDetails | None = None
     completion_tokens_details: CompletionTokensDetails | None = None
 
@@ -258,11 +322,11 @@ class CompletionUsage(_Wire):
 class ChatCompletion(_Wire):
     """A chat completion response (also what a stream assembles into)."""
 
-    id: str = ""
-    object: str = "chat.completion"
-    created: int = 0
-    model: str = ""
-    choices: list[Choice] = []
+    id: _OrDefault[str] = ""
+    object: _OrDefault[str] = "chat.completion"
+    created: _Timestamp = 0
+    model: _OrDefault[str] = ""
+    choices: _OrDefault[list[Choice]] = []
     usage: CompletionUsage | None = None
     system_fingerprint: str | None = None
     service_tier: str | None = None
@@ -285,20 +349,29 @@ class DeltaToolCall(_Wire):
 
 
 class ChoiceDelta(_Wire):
-    """What one chunk adds to a choice's message."""
+    """What one chunk adds to a choice's message.
+
+    ``content`` sent as a list of parts is joined as in `Message`, parts in
+    ``model_extra["content_parts"]``.
+    """
 
     role: str | None = None
-    content: str | None = None
+    content: _Content = None
     reasoning_content: str | None = None
     tool_calls: list[DeltaToolCall] | None = None
     refusal: str | None = None
+
+    @model_validator(mode="after")
+    def _text_of_parts(self) -> Self:
+        _join_parts(self)
+        return self
 
 
 class ChunkChoice(_Wire):
     """One choice of a streamed chunk."""
 
-    index: int = 0
-    delta: ChoiceDelta = Field(default_factory=ChoiceDelta)
+    index: _OrDefault[int] = 0
+    delta: _OrDefault[ChoiceDelta] = Field(default_factory=ChoiceDelta)
     finish_reason: str | None = None
     logprobs: Any = None
 
@@ -306,11 +379,11 @@ class ChunkChoice(_Wire):
 class ChatCompletionChunk(_Wire):
     """One ``data:`` event of a streamed chat completion."""
 
-    id: str = ""
-    object: str = "chat.completion.chunk"
-    created: int = 0
-    model: str = ""
-    choices: list[ChunkChoice] = []
+    id: _OrDefault[str] = ""
+    object: _OrDefault[str] = "chat.completion.chunk"
+    created: _Timestamp = 0
+    model: _OrDefault[str] = ""
+    choices: _OrDefault[list[ChunkChoice]] = []
     usage: CompletionUsage | None = None
     system_fingerprint: str | None = None
     service_tier: str | None = None
@@ -320,6 +393,6 @@ class Model(_Wire):
     """One entry of ``GET /v1/models``."""
 
     id: str
-    object: str = "model"
-    created: int | None = None
+    object: _OrDefault[str] = "model"
+    created: _Timestamp | None = None
     owned_by: str | None = None

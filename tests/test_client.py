@@ -1258,6 +1258,22 @@ REPLIES = {
     "text": text("Hello there, world", usage={"prompt_tokens": 5, "completion_tokens": 4}),
     "tools": tool_calls(("add", {"a": 1, "b": 2}), ("mul", '{"a": 3, "b": 4}'), content="Let me"),
     "reasoning": text("42", reasoning="Think step by step."),
+    "gateway nulls": {
+        "created": 1700000000.5,
+        "choices": [
+            {
+                "message": {
+                    "tool_calls": [
+                        {"id": None, "type": None, "function": {"name": "f", "arguments": None}}
+                    ]
+                }
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": None, "total_tokens": None},
+    },
+    "content parts": {
+        "choices": [{"message": {"content": [{"type": "text", "text": "Hi"}, {"type": "x"}]}}]
+    },
 }
 
 

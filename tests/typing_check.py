@@ -1,4 +1,4 @@
-"""Static checks of the tool typing, run by mypy (never collected by pytest)."""
+"""Static checks of the tool and wire typing, run by mypy (never collected by pytest)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Coroutine
 from typing import Any, assert_type
 
 from agentkit.tools import Tool, ToolResult, tool
+from agentkit.types import ChatCompletion, ChatCompletionChunk
 
 
 @tool
@@ -44,3 +45,15 @@ async def checks() -> None:
     assert_type(decorator(plain)(2.0), float)
     get_weather(3)  # type: ignore[arg-type]
     del weather, later, bound
+
+
+def wire(completion: ChatCompletion, chunk: ChatCompletionChunk) -> None:
+    # The lenient field types (null as default, float created, content parts) stay plain.
+    assert_type(completion.id, str)
+    assert_type(completion.created, int)
+    assert_type(completion.choices[0].message.content, str | None)
+    assert_type(completion.choices[0].message.role, str)
+    assert_type(chunk.choices[0].delta.content, str | None)
+    usage = completion.usage
+    assert usage is not None
+    assert_type(usage.completion_tokens, int)
