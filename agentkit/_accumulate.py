@@ -125,11 +125,17 @@ class _Choice:
         if not isinstance(logprobs, dict):
             return
         if self.logprobs is None:
-            self.logprobs = {key: list(value or []) for key, value in logprobs.items()}
-            return
+            self.logprobs = {}
         for key, value in logprobs.items():
-            if value:
-                self.logprobs.setdefault(key, []).extend(value)
+            known = self.logprobs.get(key)
+            if isinstance(value, list):
+                if isinstance(known, list):
+                    known.extend(value)
+                else:
+                    self.logprobs[key] = list(value)
+            elif key not in self.logprobs:
+                # {"refusal": null} stays null, as in the non-streamed answer.
+                self.logprobs[key] = value
 
     def build(self, index: int) -> Choice:
         tool_calls = None

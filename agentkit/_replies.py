@@ -328,6 +328,10 @@ def _pieces(text: str, size: int = 5) -> list[str]:
     ]
 
 
+# Message keys streamed piece by piece; any other key (annotations, audio...) goes whole.
+_PIECEWISE = frozenset({"role", "reasoning_content", "content", "refusal", "tool_calls"})
+
+
 def _text_deltas(value: Any) -> list[Any]:
     if isinstance(value, list):  # content parts: sent as they are, in one delta
         return [value]
@@ -338,8 +342,10 @@ def stream_chunks(completion: dict[str, Any], *, include_usage: bool) -> list[di
     """Turn a chat completion into the ``data:`` chunks a real server streams (no ``[DONE]``).
 
     Per choice: a role chunk, ``reasoning_content`` deltas, content deltas (a list of content
-    parts goes whole, in one delta), refusal deltas, then each tool call (id, type and name
-    first, then argument fragments), then a chunk with only ``finish_reason``. With
+    parts goes whole, in one delta), refusal deltas, one delta with the message's other
+    non-null keys (``annotations``...), then each tool call (id, type and name first, then
+    argument fragments), then a chunk with only ``finish_reason``. The choice's ``logprobs``
+    ride whole on the first content or refusal delta, else on the last chunk. With
     ``include_usage``, every chunk carries ``"usage": null`` and a last chunk with
     ``"choices": []`` carries the usage (unless the completion's is null).
     """
@@ -355,16 +361,27 @@ def stream_chunks(completion: dict[str, Any], *, include_usage: bool) -> list[di
     tail = {"usage": None} if include_usage else {}
     chunks = []
 
-    def add(index: int, delta: dict[str, Any], finish_reason: str | None = None) -> None:
-        choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    def add(
+        index: int, delta: dict[str, Any], finish: str | None = None, logprobs: Any = None
+    ) -> None:
+        choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         chunks.append({**head, "choices": [choice], **tail})
 
     for choice in completion["choices"]:
         index, message = choice["index"], choice["message"]
-        add(index, {"role": "assistant", "content": None if message.get("content") is None else ""})
+        logprobs = choice.get("logprobs")  # sent once, whole: the client concatenates them
+        role = message.get("role") or "assistant"
+        add(index, {"role": role, "content": None if message.get("content") is None else ""})
         for key in ("reasoning_content", "content", "refusal"):
             for piece in _text_deltas(message.get(key)):
-                add(index, {key: piece})
+                if key == "reasoning_content":  # logprobs are about the answer's tokens
+                    add(index, {key: piece})
+                else:
+                    add(index, {key: piece}, logprobs=logprobs)
+                    logprobs = None
+        others = {k: v for k, v in message.items() if k not in _PIECEWISE and v is not None}
+        if others:
+            add(index, others)
         for n, call in enumerate(message.get("tool_calls") or []):
             function = call.get("function") or {}
             name, arguments = function.get("name", ""), function.get("arguments") or ""
@@ -384,7 +401,7 @@ def stream_chunks(completion: dict[str, Any], *, include_usage: bool) -> list[di
             for i in range(0, len(arguments), 5):
                 fragment = {"index": n, "function": {"arguments": arguments[i : i + 5]}}
                 add(index, {"tool_calls": [fragment]})
-        add(index, {}, choice.get("finish_reason"))
+        add(index, {}, choice.get("finish_reason"), logprobs)
     if include_usage and completion.get("usage") is not None:
         chunks.append({**head, "choices": [], "usage": completion["usage"]})
     return chunks

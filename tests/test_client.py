@@ -1274,6 +1274,14 @@ REPLIES = {
     "content parts": {
         "choices": [{"message": {"content": [{"type": "text", "text": "Hi"}, {"type": "x"}]}}]
     },
+    "annotations and logprobs": {
+        "choices": [
+            {
+                "message": {"content": "Hi", "annotations": [{"type": "url_citation"}]},
+                "logprobs": {"content": [{"token": "Hi", "logprob": -0.1}], "refusal": None},
+            }
+        ]
+    },
 }
 
 

@@ -275,6 +275,30 @@ async def test_stream_of_tool_calls(server: FakeServer, http: httpx.AsyncClient)
     assert len(received) > 6  # arguments arrive in fragments
 
 
+LOGPROBS = {"content": [{"token": "Hi", "logprob": -0.1, "bytes": [72, 105], "top_logprobs": []}]}
+CITATION = {"type": "url_citation", "url_citation": {"url": "https://x", "title": "X"}}
+
+
+@pytest.mark.parametrize("content", ["Hi", None])
+async def test_stream_keeps_other_message_fields_and_logprobs(
+    server: FakeServer, http: httpx.AsyncClient, content: str | None
+):
+    logprobs = {**LOGPROBS, "refusal": None}
+    message = {"content": content, "annotations": [CITATION], "audio": None, "name": "bot"}
+    server.enqueue({"choices": [{"message": message, "logprobs": logprobs}]})
+    received = await chunks(http)
+    for chunk in received:
+        assert_valid(CHUNK, chunk)
+    choices = [c["choices"][0] for c in received if c["choices"]]
+    assert [c["delta"] for c in choices if "annotations" in c["delta"]] == [
+        {"annotations": [CITATION], "name": "bot"}  # null fields are not streamed
+    ]
+    carriers = [c for c in choices if c["logprobs"] is not None]
+    assert [c["logprobs"] for c in carriers] == [logprobs]  # once, whole
+    # on the content chunk; with no content, on the last one
+    assert carriers[0]["delta"] == ({"content": "Hi"} if content else {})
+
+
 async def test_raw_sse_is_sent_verbatim(server: FakeServer, http: httpx.AsyncClient):
     raw = 'data: {"choices": []}\n\n: comment\n\ndata: {"x": "é"}\n\n'
     server.enqueue(RawSSE(raw), RawSSE(raw, chunk_size=3))

@@ -94,6 +94,28 @@ async def test_streamed_tool_calls_assembled_by_the_sdk(server: FakeServer, sdk:
     assert final.choices[0].finish_reason == "tool_calls"
 
 
+async def test_streamed_annotations_and_logprobs_equal_the_plain_answer(
+    server: FakeServer, sdk: AsyncOpenAI
+):
+    citation = {"url": "https://x", "title": "X", "start_index": 0, "end_index": 2}
+    logprobs = {"content": [{"token": "Hi", "logprob": -0.1, "bytes": [72, 105]}]}
+    message = {"content": "Hi", "annotations": [{"type": "url_citation", "url_citation": citation}]}
+    reply = {"choices": [{"message": message, "logprobs": {**logprobs, "refusal": None}}]}
+    server.enqueue(reply, reply)
+    with anyio.fail_after(5):
+        plain = await sdk.chat.completions.create(model="m", messages=MESSAGES)
+        async with sdk.chat.completions.stream(model="m", messages=MESSAGES) as stream:
+            async for _ in stream:
+                pass
+            streamed = await stream.get_final_completion()
+    for completion in (plain, streamed):
+        choice = completion.choices[0]
+        assert choice.message.annotations is not None
+        assert choice.message.annotations[0].url_citation.url == "https://x"
+        assert choice.logprobs is not None and choice.logprobs.content is not None
+        assert [t.token for t in choice.logprobs.content] == ["Hi"]
+
+
 async def test_models(server: FakeServer):
     server.models = ["alpha", "beta"]
     try:
