@@ -19,6 +19,9 @@ _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "functio
 _TOOL_CHOICE_MODES = frozenset({"none", "auto", "required"})
 _REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 _MODALITIES = frozenset({"text", "audio"})
+_INT64 = 2**63  # seed is a signed 64-bit integer
+# OpenAI's metadata limits, from the request schema's description of Metadata.
+_METADATA_PAIRS, _METADATA_KEY, _METADATA_VALUE = 16, 64, 512
 # Never dropped by the unsupported-parameter fallback, and never settable through settings.
 _RESERVED = frozenset({"model", "messages", "tools", "tool_choice", "stream"})
 _USAGE = {"include_usage": True}  # shared, never mutated: the body is only serialised
@@ -36,11 +39,15 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _range(name: str, low: float, high: float, hint: str) -> Callable[[Any], None]:
+def _range(
+    name: str, low: float, high: float, hint: str, *, integer: bool = False
+) -> Callable[[Any], None]:
+    valid, what = (_is_int, "an integer") if integer else (_is_number, "a number")
+
     def check(value: Any) -> None:
-        if not (_is_number(value) and low <= value <= high):
+        if not (valid(value) and low <= value <= high):
             raise InvalidRequestError(
-                f"{name} must be a number from {low:g} to {high:g}, got {value!r}; {hint}"
+                f"{name} must be {what} from {low:g} to {high:g}, got {value!r}; {hint}"
             )
 
     return check
@@ -52,6 +59,28 @@ def _positive_int(name: str, hint: str) -> Callable[[Any], None]:
             raise InvalidRequestError(f"{name} must be an integer >= 1, got {value!r}; {hint}")
 
     return check
+
+
+def _one_of(name: str, choices: tuple[str, ...]) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if value not in choices:
+            raise InvalidRequestError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+    return check
+
+
+def _check_seed(value: Any) -> None:
+    if not (_is_int(value) and -_INT64 <= value < _INT64):
+        raise InvalidRequestError(f"seed must be a 64-bit integer such as 42, got {value!r}")
+
+
+def _check_safety_identifier(value: Any) -> None:
+    if not isinstance(value, str) or len(value) > 64:
+        got = f"{len(value)} characters" if isinstance(value, str) else type(value).__name__
+        raise InvalidRequestError(
+            f"safety_identifier must be a string of at most 64 characters, got {got}; send a "
+            "hash of your user's id, e.g. hashlib.sha256(user_id.encode()).hexdigest()"
+        )
 
 
 def _of_type(name: str, kind: type | tuple[type, ...], what: str) -> Callable[[Any], None]:
@@ -67,6 +96,10 @@ def _check_stop(value: Any) -> None:
         return
     if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
         raise InvalidRequestError(f"stop must be a string or a list of strings, got {value!r}")
+    if not value:
+        raise InvalidRequestError(
+            "stop must not be an empty list; leave it out, or give 1 to 4 strings"
+        )
     if len(value) > 4:
         raise InvalidRequestError(
             f"stop has {len(value)} sequences; servers accept at most 4, so keep the 4 that "
@@ -80,18 +113,11 @@ def _check_logit_bias(value: Any) -> None:
             f'logit_bias must map token ids to biases, e.g. {{"50256": -100}}, got {value!r}'
         )
     for token, bias in value.items():
-        if not (_is_number(bias) and -100 <= bias <= 100):
+        if not (_is_int(bias) and -100 <= bias <= 100):
             raise InvalidRequestError(
-                f"logit_bias[{token!r}] must be from -100 to 100, got {bias!r}; -100 bans the "
-                "token, 100 forces it"
+                f"logit_bias[{token!r}] must be an integer from -100 to 100, got {bias!r}; "
+                "-100 bans the token, 100 forces it"
             )
-
-
-def _check_reasoning_effort(value: Any) -> None:
-    if value not in _REASONING_EFFORTS:
-        raise InvalidRequestError(
-            f"reasoning_effort must be one of {', '.join(_REASONING_EFFORTS)}, got {value!r}"
-        )
 
 
 def _check_modalities(value: Any) -> None:
@@ -101,10 +127,65 @@ def _check_modalities(value: Any) -> None:
         )
 
 
-def _check_top_logprobs(value: Any) -> None:
-    if not (_is_int(value) and 0 <= value <= 20):
+def _check_metadata(value: Any) -> None:
+    if not isinstance(value, Mapping) or len(value) > _METADATA_PAIRS:
         raise InvalidRequestError(
-            f"top_logprobs must be an integer from 0 to 20, got {value!r} (and needs logprobs=True)"
+            f"metadata must be an object of at most {_METADATA_PAIRS} string keys and values, "
+            f"got {value!r}"
+        )
+    for key, item in value.items():
+        if not (isinstance(key, str) and len(key) <= _METADATA_KEY):
+            raise InvalidRequestError(
+                f"metadata key {key!r} must be a string of at most {_METADATA_KEY} characters"
+            )
+        if not (isinstance(item, str) and len(item) <= _METADATA_VALUE):
+            raise InvalidRequestError(
+                f"metadata[{key!r}] must be a string of at most {_METADATA_VALUE} characters, "
+                f"got {item!r:.80}; convert numbers with str() and shorten long texts"
+            )
+
+
+def _check_prompt_cache_options(value: Any) -> None:
+    if not (
+        isinstance(value, Mapping)
+        and value.get("ttl") in (None, "30m")
+        and value.get("mode") in (None, "implicit", "explicit")
+    ):
+        raise InvalidRequestError(
+            'prompt_cache_options must be an object such as {"ttl": "30m", "mode": "explicit"} '
+            f'(ttl "30m"; mode "implicit" or "explicit"), got {value!r}'
+        )
+
+
+def _check_moderation(value: Any) -> None:
+    if not (isinstance(value, Mapping) and isinstance(value.get("model"), str)):
+        raise InvalidRequestError(
+            'moderation must be an object naming its model, e.g. {"model": '
+            f'"omni-moderation-latest"}}, got {value!r}'
+        )
+
+
+def _check_functions(value: Any) -> None:
+    if not isinstance(value, list) or not 1 <= len(value) <= 128:
+        raise InvalidRequestError(
+            f"functions must be a list of 1 to 128 function definitions, got {value!r}; "
+            "better, pass them as tools"
+        )
+    for i, function in enumerate(value):
+        if not (isinstance(function, Mapping) and isinstance(function.get("name"), str)):
+            raise InvalidRequestError(
+                f'functions[{i}] must look like {{"name": ..., "parameters": {{...}}}}, '
+                f"got {function!r}"
+            )
+
+
+def _check_function_call(value: Any) -> None:
+    if value in ("none", "auto"):
+        return
+    if not (isinstance(value, Mapping) and isinstance(value.get("name"), str)):
+        raise InvalidRequestError(
+            f"function_call must be 'none', 'auto' or {{\"name\": ...}}, got {value!r}; "
+            "better, use tools and tool_choice"
         )
 
 
@@ -113,7 +194,7 @@ _TOKENS_HINT = "it caps the tokens generated"
 _CHECKS: dict[str, Callable[[Any], None]] = {
     "temperature": _range("temperature", 0, 2, "use 0 for deterministic output, 1 is the default"),
     "top_p": _range("top_p", 0, 1, "it is a probability mass, e.g. 0.9"),
-    "n": _positive_int("n", "it is the number of choices to generate"),
+    "n": _range("n", 1, 128, "it is the number of choices to generate", integer=True),
     "stop": _check_stop,
     "max_tokens": _positive_int("max_tokens", _TOKENS_HINT),
     "max_completion_tokens": _positive_int("max_completion_tokens", _TOKENS_HINT),
@@ -121,25 +202,30 @@ _CHECKS: dict[str, Callable[[Any], None]] = {
     "frequency_penalty": _range("frequency_penalty", -2, 2, _PENALTY_HINT),
     "logit_bias": _check_logit_bias,
     "logprobs": _of_type("logprobs", bool, "True or False"),
-    "top_logprobs": _check_top_logprobs,
+    "top_logprobs": _range("top_logprobs", 0, 20, "it also needs logprobs=True", integer=True),
     "user": _of_type("user", str, "a string"),
-    "seed": _of_type("seed", int, "an integer"),
+    "seed": _check_seed,
     "response_format": _of_type(
         "response_format", Mapping, 'an object such as {"type": "json_object"}'
     ),
-    "reasoning_effort": _check_reasoning_effort,
-    "verbosity": _of_type("verbosity", str, 'a string such as "low"'),
+    "reasoning_effort": _one_of("reasoning_effort", _REASONING_EFFORTS),
+    "verbosity": _one_of("verbosity", ("low", "medium", "high")),
     "modalities": _check_modalities,
     "audio": _of_type("audio", Mapping, 'an object such as {"voice": "alloy", "format": "wav"}'),
     "parallel_tool_calls": _of_type("parallel_tool_calls", bool, "True or False"),
     "stream_options": _of_type("stream_options", Mapping, 'an object: {"include_usage": True}'),
-    "metadata": _of_type("metadata", Mapping, "an object of string keys and values"),
+    "metadata": _check_metadata,
     "store": _of_type("store", bool, "True or False"),
     "service_tier": _of_type("service_tier", str, 'a string such as "auto"'),
     "prediction": _of_type("prediction", Mapping, "an object"),
     "web_search_options": _of_type("web_search_options", Mapping, "an object"),
     "prompt_cache_key": _of_type("prompt_cache_key", str, "a string"),
-    "safety_identifier": _of_type("safety_identifier", str, "a string"),
+    "prompt_cache_retention": _one_of("prompt_cache_retention", ("in_memory", "24h")),
+    "prompt_cache_options": _check_prompt_cache_options,
+    "safety_identifier": _check_safety_identifier,
+    "moderation": _check_moderation,
+    "functions": _check_functions,
+    "function_call": _check_function_call,
 }
 
 

@@ -126,8 +126,10 @@ ToolChoice: TypeAlias = Literal["none", "auto", "required"] | dict[str, Any]
 class ModelSettings(TypedDict, total=False):
     """Optional request parameters, passed as keywords: ``client.complete(..., **settings)``.
 
-    Names and meanings are OpenAI's; ``ChatClient`` checks ranges locally before sending.
-    ``extra_body`` is merged into the JSON body as is, for provider-specific parameters.
+    Names and meanings are OpenAI's; ``ChatClient`` checks types, ranges and allowed values
+    against OpenAI's request schema locally before sending. ``functions`` and
+    ``function_call`` are the deprecated forms of ``tools`` and ``tool_choice``. ``extra_body``
+    is merged into the JSON body as is, for provider-specific parameters.
     """
 
     temperature: float
@@ -156,7 +158,12 @@ class ModelSettings(TypedDict, total=False):
     prediction: dict[str, Any]
     web_search_options: dict[str, Any]
     prompt_cache_key: str
+    prompt_cache_retention: str
+    prompt_cache_options: dict[str, Any]
     safety_identifier: str
+    moderation: dict[str, Any]
+    functions: list[dict[str, Any]]
+    function_call: str | dict[str, Any]
     extra_body: dict[str, Any]
 
 

@@ -511,7 +511,7 @@ BAD_REQUESTS: list[tuple[dict[str, Any], str]] = [
     ({"temperature": 2.5}, "temperature must be a number from 0 to 2"),
     ({"temperature": True}, "temperature"),
     ({"top_p": 1.1}, "top_p must be a number from 0 to 1"),
-    ({"n": 0}, "n must be an integer >= 1"),
+    ({"n": 0}, "n must be an integer from 1 to 128"),
     ({"stop": ["a", "b", "c", "d", "e"]}, "at most 4"),
     ({"stop": 3}, "stop must be a string or a list"),
     ({"logit_bias": {"50256": 101}}, "logit_bias"),
