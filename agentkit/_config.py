@@ -14,7 +14,7 @@ import httpx
 
 from agentkit.errors import InvalidRequestError
 
-__all__ = ["api_key", "base_url", "setting"]
+__all__ = ["api_key", "base_url", "headers", "setting"]
 
 # What an Authorization header value may carry: visible ASCII. A pasted key often holds a
 # zero-width space or a line break, which httpx would reject (quoting the key) at every send.
@@ -71,8 +71,28 @@ def base_url(source: str, url: str) -> httpx.URL:
             f"{source} must be an http:// or https:// URL, got {url!r}; add http:// or "
             "https://, e.g. http://localhost:8000/v1"
         )
-    # "https://host" and "https://host/v1" mean the same server.
-    path = parsed.path.rstrip("/")
+    # "https://host" and "https://host/v1" mean the same server, and so does the endpoint's
+    # own URL, pasted from a provider's docs.
+    path = parsed.path.rstrip("/").removesuffix("/chat/completions")
     if not _API_ROOT.search(path):
         path += "/v1"
     return parsed.copy_with(path=path)
+
+
+def headers(given: Mapping[str, str]) -> dict[str, str]:
+    """``given`` as a dict, checked now rather than at every send.
+
+    Raises:
+        InvalidRequestError: A value holds a character an HTTP header cannot carry (latin-1
+            only); the message names the header, never its value, which may be a secret.
+    """
+    for name, value in given.items():
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError as exc:
+            raise InvalidRequestError(
+                f"header {name!r} contains U+{ord(value[exc.start]):04X} (character "
+                f"{exc.start + 1}), which an HTTP header cannot carry; remove it, or encode the "
+                "value (e.g. percent-encoding)"
+            ) from None
+    return dict(given)

@@ -133,7 +133,7 @@ class ChatClient:
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        headers.update(default_headers or {})
+        headers.update(_config.headers(default_headers or {}))
         self._headers = headers
         self._stream_headers = {**headers, "Accept": "text/event-stream"}
         self._owns_http = http_client is None

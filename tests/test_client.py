@@ -149,6 +149,8 @@ async def test_environment_defaults(monkeypatch: pytest.MonkeyPatch):
         ("http://h/version1", "http://h/version1/v1"),
         ("http://h/v1?tenant=acme", "http://h/v1?tenant=acme"),
         ("http://h/?tenant=acme", "http://h/v1?tenant=acme"),
+        ("http://h/v1/chat/completions", "http://h/v1"),  # the endpoint's URL, pasted
+        ("http://h/chat/completions/", "http://h/v1"),
         (
             "https://res.openai.azure.com/openai/deployments/gpt?api-version=2024-10-21",
             "https://res.openai.azure.com/openai/deployments/gpt?api-version=2024-10-21",
@@ -179,6 +181,15 @@ def test_base_url_without_http_scheme_is_rejected(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("AGENTKIT_BASE_URL", base_url)
     with pytest.raises(errors.InvalidRequestError, match="AGENTKIT_BASE_URL"):
         ChatClient()
+
+
+def test_a_header_value_no_http_header_can_carry_is_rejected_at_construction():
+    with pytest.raises(errors.InvalidRequestError) as caught:
+        ChatClient(default_headers={"X-User": "Zoë \u200b-secret"})
+    message = str(caught.value)
+    assert "'X-User' contains U+200B (character 5)" in message
+    assert "secret" not in message  # the value may be a credential: never quoted
+    assert ChatClient(default_headers={"X-Name": "Zoë"}).base_url  # latin-1 is fine
 
 
 async def test_headers_on_the_wire():
