@@ -9,9 +9,10 @@ a string, count or list the spec says is always there (read as the field's defau
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, NotRequired, Self, TypeAlias, TypedDict, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, NotRequired, TypeAlias, TypedDict, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
 from pydantic_core import CoreSchema, PydanticUseDefault, core_schema
 
 __all__ = [
@@ -171,60 +172,72 @@ class ModelSettings(TypedDict, total=False):
 
 
 class _Also:
-    """Annotated marker: the field also accepts these other shapes (core schemas).
+    """Annotated marker: the field also accepts other shapes, each built from its own schema.
 
     A left-to-right union: the field's own type is tried first, so a well-formed value costs no
-    Python call (a plain ``BeforeValidator`` would run on every field of every chunk).
+    Python call (a ``BeforeValidator`` or model validator would run on every chunk).
     """
 
     __slots__ = ("shapes",)
 
-    def __init__(self, *shapes: CoreSchema) -> None:
+    def __init__(self, *shapes: Callable[[CoreSchema], CoreSchema]) -> None:
         self.shapes = shapes
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> CoreSchema:
-        return core_schema.union_schema([handler(source), *self.shapes], mode="left_to_right")
+        own = handler(source)
+        alternatives = [shape(own) for shape in self.shapes]
+        return core_schema.union_schema([own, *alternatives], mode="left_to_right")
 
 
 def _use_default(value: None) -> Any:
     raise PydanticUseDefault  # pydantic then uses the field's default (or default_factory)
 
 
-_NULL = core_schema.no_info_after_validator_function(_use_default, core_schema.none_schema())
-_FLOAT = core_schema.no_info_after_validator_function(  # int() truncates
-    int, core_schema.float_schema(allow_inf_nan=False)
-)
+def _null(own: CoreSchema) -> CoreSchema:
+    """``null``, read as the field's default."""
+    return core_schema.no_info_after_validator_function(_use_default, core_schema.none_schema())
+
+
+def _float(own: CoreSchema) -> CoreSchema:
+    """A float, truncated to an int."""
+    return core_schema.no_info_after_validator_function(
+        int, core_schema.float_schema(allow_inf_nan=False)
+    )
+
+
+def _text_of_parts(data: Any) -> Any:
+    parts = data.get("content") if isinstance(data, dict) else None
+    if not isinstance(parts, list):
+        return data  # not this shape: the model's own error stands
+    # Mistral and some gateways send [{"type": "text", "text": ...}, ...]: the text is what
+    # agents read; the parts stay available, with images or thinking in them.
+    text = "".join(
+        part["text"]
+        for part in parts
+        if isinstance(part, dict)
+        and part.get("type") == "text"
+        and isinstance(part.get("text"), str)
+    )
+    return {**data, "content": text, "content_parts": parts}
+
+
+def _content_parts(own: CoreSchema) -> CoreSchema:
+    """A message or delta whose ``content`` is a list of parts, read as their text."""
+    return core_schema.no_info_before_validator_function(_text_of_parts, own)
+
+
 _T = TypeVar("_T")
-_OrDefault: TypeAlias = Annotated[_T, _Also(_NULL)]
+_OrDefault: TypeAlias = Annotated[_T, _Also(_null)]
 """A field that reads ``null`` as its default: gateways send null for what the spec requires."""
-_Timestamp: TypeAlias = Annotated[int, _Also(_FLOAT, _NULL)]
+_Timestamp: TypeAlias = Annotated[int, _Also(_float, _null)]
 """Unix seconds; some servers send a float, or null."""
-_Content: TypeAlias = Annotated[str | None, _Also(core_schema.list_schema())]
-"""Text, or a list of content parts, which `_join_parts` turns into text once validated."""
 
 
 class _Wire(BaseModel):
     # defer_build: the validators are built on first use, not at import (~10 ms saved).
     model_config = ConfigDict(extra="allow", defer_build=True)
-
-
-def _join_parts(model: Message | ChoiceDelta) -> None:
-    """Content sent as a list of parts becomes their text; the parts go to ``content_parts``."""
-    parts: Any = model.content
-    if isinstance(parts, list):
-        # Mistral and some gateways send [{"type": "text", "text": ...}, ...]: the text is
-        # what agents read; the parts stay available, with images or thinking in them.
-        model.content = "".join(
-            part["text"]
-            for part in parts
-            if isinstance(part, dict)
-            and part.get("type") == "text"
-            and isinstance(part.get("text"), str)
-        )
-        if model.__pydantic_extra__ is not None:
-            model.__pydantic_extra__["content_parts"] = parts
 
 
 class FunctionCall(_Wire):
@@ -253,22 +266,17 @@ class ToolCall(_Wire):
 class Message(_Wire):
     """The assistant message of one choice.
 
-    When the server sends ``content`` as a list of content parts, ``content`` holds the text
-    parts joined, and the parts as sent are kept in ``model_extra["content_parts"]``.
+    When a server sends ``content`` as a list of content parts, a `ChatCompletion` holds the
+    text parts joined in ``content``, and the parts as sent in ``model_extra["content_parts"]``.
     """
 
     role: _OrDefault[str] = "assistant"
-    content: _Content = None
+    content: str | None = None
     reasoning_content: str | None = None
     """Reasoning text from reasoning models (a gateway extension, not in OpenAI's spec)."""
     tool_calls: list[ToolCall] | None = None
     refusal: str | None = None
     name: str | None = None
-
-    @model_validator(mode="after")
-    def _text_of_parts(self) -> Self:
-        _join_parts(self)
-        return self
 
     def to_param(self, *, reasoning: bool = False) -> AssistantMessage:
         """This message in the form we send back in the history.
@@ -291,7 +299,7 @@ class Choice(_Wire):
     """One completion choice."""
 
     index: _OrDefault[int] = 0
-    message: Message
+    message: Annotated[Message, _Also(_content_parts)]
     finish_reason: str | None = None
     logprobs: Any = None
 
@@ -358,27 +366,22 @@ class DeltaToolCall(_Wire):
 class ChoiceDelta(_Wire):
     """What one chunk adds to a choice's message.
 
-    ``content`` sent as a list of parts is joined as in `Message`, parts in
-    ``model_extra["content_parts"]``.
+    In a `ChatCompletionChunk`, ``content`` sent as a list of parts is joined as in `Message`,
+    the parts kept in ``model_extra["content_parts"]``.
     """
 
     role: str | None = None
-    content: _Content = None
+    content: str | None = None
     reasoning_content: str | None = None
     tool_calls: list[DeltaToolCall] | None = None
     refusal: str | None = None
-
-    @model_validator(mode="after")
-    def _text_of_parts(self) -> Self:
-        _join_parts(self)
-        return self
 
 
 class ChunkChoice(_Wire):
     """One choice of a streamed chunk."""
 
     index: _OrDefault[int] = 0
-    delta: _OrDefault[ChoiceDelta] = Field(default_factory=ChoiceDelta)
+    delta: Annotated[ChoiceDelta, _Also(_content_parts, _null)] = Field(default_factory=ChoiceDelta)
     finish_reason: str | None = None
     logprobs: Any = None
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from agentkit.client import ChatClient
-from agentkit.types import ChatCompletion, ChatCompletionChunk, Message, Model
+from agentkit.types import ChatCompletion, ChatCompletionChunk, Choice, Message, Model
 from tests.conftest import mock_transport
 
 USER = [{"role": "user", "content": "Hi"}]
@@ -87,12 +87,17 @@ async def test_gateway_shapes_parse(shape: str):
     assert completion.model_dump() == ChatCompletion.model_validate(meant).model_dump()
 
 
+def message(content: Any) -> Message:
+    return Choice.model_validate({"message": {"content": content}}).message
+
+
 def test_content_parts_are_joined_and_kept():
-    message = Message.model_validate({"content": [*PARTS, "junk", {"type": "text", "text": 5}]})
-    assert message.content == "Hello world"
-    assert message.model_extra == {"content_parts": [*PARTS, "junk", {"type": "text", "text": 5}]}
-    assert message.to_param() == {"role": "assistant", "content": "Hello world"}
-    assert Message.model_validate({"content": []}).content == ""
+    parts = [*PARTS, "junk", {"type": "text", "text": 5}]
+    assert message(parts).content == "Hello world"
+    assert message(parts).model_extra == {"content_parts": parts}
+    assert message(parts).to_param() == {"role": "assistant", "content": "Hello world"}
+    assert message([]).content == ""
+    assert message("plain").model_extra == {}
 
 
 @pytest.mark.parametrize(
