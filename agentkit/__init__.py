@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         ToolCallRequest,
         ToolCallStarted,
     )
+    from agentkit.interceptors import Interceptor
     from agentkit.result import RunResult, RunUsage, UsageLimits
     from agentkit.tools import Tool, ToolResult, tool
     from agentkit.types import (
@@ -95,6 +96,7 @@ __all__ = [
     "ConflictError",
     "FileCheckpointStore",
     "Hooks",
+    "Interceptor",
     "InternalServerError",
     "InvalidRequestError",
     "MaxStepsExceeded",
@@ -143,6 +145,7 @@ _LAZY: dict[str, str] = {
     "CheckpointStore": "agentkit.checkpoint",
     "FileCheckpointStore": "agentkit.checkpoint",
     "Hooks": "agentkit.events",
+    "Interceptor": "agentkit.interceptors",
     "MessageParam": "agentkit.types",
     "ModelSettings": "agentkit.types",
     "ReasoningDelta": "agentkit.events",

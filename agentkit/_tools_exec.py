@@ -12,7 +12,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -26,8 +26,12 @@ from agentkit.events import (
     ToolCallRequest,
     ToolCallStarted,
 )
+from agentkit.interceptors import Interceptor, wrap
 from agentkit.result import RunUsage
 from agentkit.tools import Tool, ToolResult
+
+if TYPE_CHECKING:
+    from agentkit.agent import Agent
 
 __all__ = ["Approve", "Run", "ToolExecutor"]
 
@@ -43,7 +47,17 @@ CallTool = Callable[[dict[str, Any], "Run"], Awaitable[dict[str, Any]]]
 class Run:
     """One execution of the loop: the state plus what is not state (deps, store, flags)."""
 
-    __slots__ = ("deps", "emit", "lock", "run_id", "sink", "state", "store")
+    __slots__ = (
+        "agent",
+        "deps",
+        "emit",
+        "interceptors",
+        "lock",
+        "run_id",
+        "sink",
+        "state",
+        "store",
+    )
 
     def __init__(
         self,
@@ -52,8 +66,14 @@ class Run:
         emit: bool,
         store: CheckpointStore | None,
         run_id: str | None,
+        *,
+        agent: Agent[Any] | None = None,
+        interceptors: tuple[Interceptor, ...] = (),
     ) -> None:
         self.state = state
+        self.agent = agent
+        # Outermost first; empty for most runs, which then take no interceptor code path.
+        self.interceptors = interceptors
         self.deps = deps
         self.emit = emit
         # Set by a live `AgentStream`: tool calls send their `ToolCallFinished` there as they end.
@@ -80,6 +100,8 @@ class Run:
             step=state.steps,
             tool_name=tool_name,
             tool_call_id=call_id,
+            run_id=self.run_id,
+            agent=self.agent,
             usage_sink=usage_sink or self.add_usage,
         )
 
@@ -210,16 +232,61 @@ class ToolExecutor:
                 is_error=True,
                 error_type="UnknownTool",
             )
-        elif request is not None and tool.requires_approval and not await self._approved(request):
-            if self._approve is None:
-                why = f"{name!r} needs the user's approval and no approve callback is configured"
-            else:
-                why = f"the user denied this call to {name!r}"
+        elif (
+            request is not None
+            and tool.requires_approval
+            and (why := await self._denial(run, ctx, request)) is not None
+        ):
             result = ToolResult(
                 content=f"error: {why}; it was not run", is_error=True, error_type="Denied"
             )
+        elif run.interceptors:
+            return await self._intercepted(call, run, ctx, tool, request, added, start)
         else:
             result = await tool.invoke(arguments, ctx)
+        return await self._reply(call, ctx, request, result, added, start)
+
+    async def _intercepted(
+        self,
+        call: dict[str, Any],
+        run: Run,
+        ctx: RunContext[Any],
+        tool: Tool[..., Any],
+        request: ToolCallRequest | None,
+        added: list[RunUsage],
+        start: float,
+    ) -> dict[str, Any]:
+        """Execute through the run's interceptors, which see the call's JSON outcome."""
+
+        async def execute(call: dict[str, Any]) -> dict[str, Any]:
+            begun = time.perf_counter()
+            result = await tool.invoke(call["function"]["arguments"], ctx)
+            outcome = _outcome(result, added, time.perf_counter() - begun)
+            added.clear()  # now in the outcome: an engine may replay the outcome alone
+            return outcome
+
+        outcome = await wrap(run.interceptors, "tool_call", ctx, execute)(call)
+        result = ToolResult(
+            content=outcome["content"],
+            is_error=outcome["is_error"],
+            error_type="ToolError" if outcome["is_error"] else None,
+        )
+        usage = outcome.get("usage")
+        if usage is not None:
+            added.append(RunUsage(**usage))
+        return await self._reply(call, ctx, request, result, added, start)
+
+    async def _reply(
+        self,
+        call: dict[str, Any],
+        ctx: RunContext[Any],
+        request: ToolCallRequest | None,
+        result: ToolResult,
+        added: list[RunUsage],
+        start: float,
+    ) -> dict[str, Any]:
+        """Log, run the after-tool hooks, and make the call's JSON outcome."""
+        call_id, name = call["id"], call["function"]["name"]
         if result.error_type == "Denied":  # the user's decision, not a failure
             logger.info("tool call %s %s denied", call_id, name)
         elif result.is_error:  # a raised exception was logged by Tool.invoke, with its traceback
@@ -227,15 +294,27 @@ class ToolExecutor:
         if self._hooks and request is not None:
             for hook in self._hooks:
                 await hook.after_tool(ctx, request, result)
-        duration = time.perf_counter() - start
-        outcome: dict[str, Any] = {
-            "content": result.content,
-            "is_error": result.is_error,
-            "duration": duration,
-        }
-        if added:
-            outcome["usage"] = sum(added, RunUsage()).to_dict()
-        return outcome
+        return _outcome(result, added, time.perf_counter() - start)
+
+    async def _denial(self, run: Run, ctx: RunContext[Any], request: ToolCallRequest) -> str | None:
+        """None when the call may run, else why not (for the model to read)."""
+        asked = False  # did the decision reach the agent's own callback?
+
+        async def ask(request: ToolCallRequest) -> bool:
+            nonlocal asked
+            asked = True
+            return await self._approved(request)
+
+        if run.interceptors:
+            approved = bool(await wrap(run.interceptors, "approve", ctx, ask)(request))
+        else:
+            approved = await ask(request)
+        if approved:
+            return None
+        if asked and self._approve is None:
+            name = request.name
+            return f"{name!r} needs the user's approval and no approve callback is configured"
+        return f"the user denied this call to {request.name!r}"
 
     async def _approved(self, request: ToolCallRequest) -> bool:
         if self._approve is None:
@@ -244,3 +323,14 @@ class ToolExecutor:
         if inspect.isawaitable(verdict):
             verdict = await verdict
         return bool(verdict)
+
+
+def _outcome(result: ToolResult, added: list[RunUsage], duration: float) -> dict[str, Any]:
+    outcome: dict[str, Any] = {
+        "content": result.content,
+        "is_error": result.is_error,
+        "duration": duration,
+    }
+    if added:
+        outcome["usage"] = sum(added, RunUsage()).to_dict()
+    return outcome

@@ -45,6 +45,7 @@ from agentkit.events import (
     StepFinished,
     TextDelta,
 )
+from agentkit.interceptors import Interceptor, wrap
 from agentkit.result import RunResult, RunUsage, UsageLimits
 from agentkit.tools import Tool, check_unique
 from agentkit.types import ChatCompletion, MessageParam, ModelSettings, ToolChoice
@@ -95,6 +96,9 @@ class Agent(Generic[OutputT]):
         output_retries: How many times an answer that fails validation is sent back to the
             model with the error before `OutputValidationError` is raised.
         name: A name for logs, and the default name of `as_tool`.
+        interceptors: `Interceptor`s around every run of this agent, its model requests, tool
+            executions and approvals (tracing, durable execution...); they wrap those given to
+            a single run.
 
     Raises:
         ToolDefinitionError: Two tools share a name, or a schema can't be made strict.
@@ -121,6 +125,7 @@ class Agent(Generic[OutputT]):
         hooks: Sequence[Hooks] = (),
         output_retries: int = 2,
         name: str | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         if max_steps < 1 or max_concurrency < 1 or output_retries < 0:
             raise InvalidRequestError(
@@ -161,6 +166,7 @@ class Agent(Generic[OutputT]):
         self._hooks = tuple(hooks)
         self._executor = ToolExecutor(self._tools, self._hooks, approve, max_concurrency)
         self._output_retries = output_retries
+        self._interceptors = tuple(interceptors)
 
     def __repr__(self) -> str:
         return f"Agent(model={self.model!r}, tools={list(self._tools)!r})"
@@ -199,6 +205,7 @@ class Agent(Generic[OutputT]):
         deps: Any = None,
         checkpoint: CheckpointStore | None = None,
         run_id: str | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> RunResult[OutputT]:
         """Run the agent to its final answer.
 
@@ -211,8 +218,9 @@ class Agent(Generic[OutputT]):
             checkpoint: Save the run's state after every model request and tool call; if a
                 state is saved under ``run_id``, resume it (``input`` and ``history`` are then
                 ignored). The state is deleted when the run succeeds.
-            run_id: The checkpoint key; a fresh one is made when ``checkpoint`` is given
-                without it.
+            run_id: The run's id (``RunResult.run_id``, ``RunContext.run_id``) and checkpoint
+                key; a fresh one is made when ``checkpoint`` is given without it.
+            interceptors: `Interceptor`s for this run alone, inside the agent's own.
 
         Returns:
             The typed output, the conversation and the usage.
@@ -223,7 +231,7 @@ class Agent(Generic[OutputT]):
             OutputValidationError: The answer never matched ``output_type``.
             APIError: The server failed for good (after retries); ``.messages`` holds the run.
         """
-        run = await self._start(input, history, deps, checkpoint, run_id, emit=False)
+        run = await self._start(input, history, deps, checkpoint, run_id, interceptors, emit=False)
         result = None
         async for event in self._iterate(run):  # without emit, RunFinished is the only event
             result = cast(RunFinished, event).result
@@ -237,6 +245,7 @@ class Agent(Generic[OutputT]):
         deps: Any = None,
         checkpoint: CheckpointStore | None = None,
         run_id: str | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> RunResult[OutputT]:
         """`run` from synchronous code, on a new event loop; same arguments.
 
@@ -256,7 +265,13 @@ class Agent(Generic[OutputT]):
                 "Agent.run_sync() cannot run inside an event loop; use `await agent.run(...)`"
             )
         call = functools.partial(
-            self.run, input, history=history, deps=deps, checkpoint=checkpoint, run_id=run_id
+            self.run,
+            input,
+            history=history,
+            deps=deps,
+            checkpoint=checkpoint,
+            run_id=run_id,
+            interceptors=interceptors,
         )
         return anyio.run(self._release_after, call)
 
@@ -278,6 +293,7 @@ class Agent(Generic[OutputT]):
         deps: Any = None,
         checkpoint: CheckpointStore | None = None,
         run_id: str | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> AgentStream:
         """Run the agent, yielding events as they happen; the last is `RunFinished`.
 
@@ -294,7 +310,9 @@ class Agent(Generic[OutputT]):
         """
 
         async def events(sink: EventSink | None) -> AsyncGenerator[AgentEvent, None]:
-            run = await self._start(input, history, deps, checkpoint, run_id, emit=True)
+            run = await self._start(
+                input, history, deps, checkpoint, run_id, interceptors, emit=True
+            )
             run.sink = sink
             # Close the loop's generator with this one, even when the reader stops early.
             async with contextlib.aclosing(self._iterate(run)) as loop:
@@ -344,17 +362,27 @@ class Agent(Generic[OutputT]):
         deps: Any,
         store: CheckpointStore | None,
         run_id: str | None,
+        interceptors: Sequence[Interceptor],
         *,
         emit: bool,
     ) -> Run:
+        wrappers = self._interceptors + tuple(interceptors) if interceptors else self._interceptors
         if store is not None:
             run_id = run_id or uuid.uuid4().hex
             saved = await store.load(run_id)
             if saved is not None:
                 logger.info("resuming run %s at step %d", run_id, saved.steps)
-                return Run(saved, deps, emit, store, run_id)
+                return Run(saved, deps, emit, store, run_id, agent=self, interceptors=wrappers)
         messages: list[dict[str, Any]] = list(cast(Sequence[dict[str, Any]], history or ()))
-        run = Run(RunState(messages=messages), deps, emit, store, run_id)
+        run = Run(
+            RunState(messages=messages),
+            deps,
+            emit,
+            store,
+            run_id,
+            agent=self,
+            interceptors=wrappers,
+        )
         if self.instructions is not None:
             text = self.instructions
             if not isinstance(text, str):
@@ -374,6 +402,20 @@ class Agent(Generic[OutputT]):
 
     async def _iterate(self, run: Run) -> AsyncGenerator[AgentEvent, None]:
         """The loop: yields events when ``run.emit``, and always `RunFinished` last."""
+        if not run.interceptors:
+            async with contextlib.aclosing(self._steps(run)) as steps:
+                async for event in steps:
+                    yield event
+            return
+        async with contextlib.AsyncExitStack() as scopes:
+            for interceptor in run.interceptors:
+                await scopes.enter_async_context(interceptor.run(self, run.context()))
+            async with contextlib.aclosing(self._steps(run)) as steps:
+                async for event in steps:
+                    yield event
+
+    async def _steps(self, run: Run) -> AsyncGenerator[AgentEvent, None]:
+        """The steps of the loop (`_iterate` without the interceptors' run scopes)."""
         state = run.state
         try:
             while True:
@@ -422,7 +464,20 @@ class Agent(Generic[OutputT]):
                         await hook.before_request(ctx, params)
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug("request %d: %d messages", state.steps + 1, len(state.messages))
-                if run.emit:
+                if run.interceptors:
+                    deltas: list[AgentEvent] = []
+                    request = wrap(
+                        run.interceptors,
+                        "model_request",
+                        run.context(),
+                        functools.partial(self._streamed, run, deltas)
+                        if run.emit
+                        else self._model_request,
+                    )
+                    completion = ChatCompletion.model_validate(await request(params))
+                    for delta in deltas:
+                        yield delta
+                elif run.emit:
                     data: dict[str, Any] | None = None
                     async with contextlib.aclosing(self._model_stream(params)) as items:
                         async for item in items:
@@ -489,6 +544,28 @@ class Agent(Generic[OutputT]):
                         yield TextDelta(text=delta.content)
             completion = await chunks.get_final_completion()
         yield completion.model_dump(exclude_unset=True)
+
+    async def _streamed(
+        self, run: Run, deltas: list[AgentEvent], params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """`_model_stream` as a JSON-in/JSON-out call, for interceptors to wrap.
+
+        Deltas go to the live reader when there is one, else into ``deltas`` for the loop to
+        yield once the request is over (an async generator can't yield from inside an await).
+        """
+        deltas.clear()  # an interceptor that calls again starts the answer over
+        data: dict[str, Any] | None = None
+        async with contextlib.aclosing(self._model_stream(params)) as items:
+            async for item in items:
+                if isinstance(item, dict):
+                    data = item
+                elif run.sink is not None:
+                    await run.sink(item)
+                else:
+                    deltas.append(item)
+        if data is None:
+            raise APIResponseError("the streamed request ended without a completion")
+        return data
 
     async def _call_tool(self, call: dict[str, Any], run: Run) -> dict[str, Any]:
         """One tool call: the wire tool call in, its outcome out (see `ToolExecutor.call_tool`).

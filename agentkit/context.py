@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from agentkit.result import RunUsage
+
+if TYPE_CHECKING:
+    from agentkit.agent import Agent
 
 __all__ = ["RunContext"]
 
@@ -37,6 +40,10 @@ class RunContext(Generic[DepsT]):
     """The tool being called, when the context is given to a tool."""
     tool_call_id: str | None = None
     """The id of the tool call being served, when the context is given to a tool."""
+    run_id: str | None = None
+    """The run's id: the ``run_id=`` given to the run (or its checkpoint's), else None."""
+    agent: Agent[Any] | None = field(default=None, repr=False)
+    """The agent running (None for a context made outside a run)."""
     usage_sink: Callable[[RunUsage], None] | None = field(default=None, repr=False)
     """Where `add_usage` reports to; set by the agent running the tool."""
 

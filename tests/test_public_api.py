@@ -11,7 +11,10 @@ import pytest
 import agentkit
 
 # Names a module exports for its own users that are deliberately not at the top level.
-INTERNAL_ONLY: dict[str, set[str]] = {"agentkit.tools": {"check_unique"}}
+INTERNAL_ONLY: dict[str, set[str]] = {
+    "agentkit.tools": {"check_unique"},
+    "agentkit.interceptors": {"wrap", "ModelCall", "ToolCall", "ApproveCall"},
+}
 
 PUBLIC_MODULES = [
     "agentkit.agent",
@@ -20,6 +23,7 @@ PUBLIC_MODULES = [
     "agentkit.context",
     "agentkit.errors",
     "agentkit.events",
+    "agentkit.interceptors",
     "agentkit.result",
     "agentkit.tools",
     "agentkit.workflow",
