@@ -144,6 +144,14 @@ class OutputSpec(Generic[T]):
         if not text or not text.strip():
             raise OutputError(f"Your answer was empty. {self._how_to_reply()}")
         try:
+            return self._validate(text)
+        except RecursionError:  # json and our walks recurse once per level of nesting
+            raise OutputError(
+                f"Your answer is nested too deeply to read. {self._how_to_reply()}"
+            ) from None
+
+    def _validate(self, text: str) -> T:
+        try:
             value = _parse_json(text)
         except ValueError as exc:
             raise OutputError(

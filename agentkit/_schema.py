@@ -15,11 +15,12 @@ import json
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NotRequired, Required, Union, get_args, get_origin
 
 import docstring_parser
+import pydantic_core
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUseDefault
@@ -82,7 +83,7 @@ class FunctionSchema:
         params = list(signature.parameters.values())[1 if skip_first else 0 :]
         # A partial's keywords stay in its signature as defaults; they are fixed by the caller
         # (often a user id the model must not choose), so the model neither sees nor sets them.
-        fixed = _partial_keywords(fn)
+        fixed = partial_keywords(fn)
         params = [p for p in params if p.name not in fixed]
         self.ctx_param: _Binding | None = None
         """Where the RunContext goes, when the function asks for one."""
@@ -116,6 +117,7 @@ class FunctionSchema:
             self._slots = tuple(bindings)
         self.bindings = tuple(bindings)
         """Model field -> Python parameter, in signature order."""
+        self._names = frozenset(b.param for b in bindings)
         self.positional = any(b.positional for b in bindings) or bool(
             self.ctx_param and self.ctx_param.positional
         )
@@ -151,6 +153,11 @@ class FunctionSchema:
             values = self.model.model_validate_json(arguments or "{}").__dict__
         except ValidationError as exc:
             raise ArgumentsError(_format_errors(exc)) from None
+        # A key the function doesn't take may be one the model misspelt, or one a partial
+        # fixed: say so rather than drop it. (A second parse, ~1 us: the model ignores extras.)
+        unknown = [k for k in pydantic_core.from_json(arguments or "{}") if k not in self._names]
+        if unknown:
+            raise ArgumentsError(_unknown_keys(unknown, self._names))
         if not self.positional:  # the common case, kept short: every parameter by keyword
             kwargs = {b.param: values[b.field] for b in self.bindings}
             if self.ctx_param is not None:
@@ -181,7 +188,7 @@ def _target(fn: Callable[..., Any]) -> Any:
     return type(fn).__call__  # a callable instance: its __call__ holds the annotations
 
 
-def _partial_keywords(fn: Callable[..., Any]) -> frozenset[str]:
+def partial_keywords(fn: Callable[..., Any]) -> frozenset[str]:
     """The parameters bound by keyword in ``fn``'s chain of partials."""
     names: set[str] = set()
     while isinstance(fn, functools.partial):
@@ -316,7 +323,8 @@ def _describe(doc: docstring_parser.Docstring) -> str:
 def _build_model(label: str, fields: dict[str, Any], bindings: list[_Binding]) -> type[BaseModel]:
     name = label.replace(".", "_").replace("<", "").replace(">", "") + "_args"
     try:
-        # extra="ignore": a stray argument from the model is harmless, a missing one is reported
+        # extra="ignore", not "forbid": forbid would reach nested TypedDicts and dataclasses
+        # (they inherit it) and the schema; `bind` reports unknown top-level keys itself.
         return create_model(name, __config__=ConfigDict(extra="ignore"), **fields)
     except Exception as exc:
         raise _culprit(label, fields, bindings, exc) from exc
@@ -357,11 +365,34 @@ def _format_errors(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_url=False):
         if error["type"] == "json_invalid":
+            if "recursion limit" in error["msg"]:
+                return "the arguments are nested too deeply; send a flatter JSON object"
             return f"the arguments are not valid JSON ({error['msg']}); send one JSON object"
         where = ".".join(str(part) for part in error["loc"]) or "arguments"
         got = "" if error["type"] == "missing" else f" (got {_short(error['input'])})"
         lines.append(f"- {where}: {error['msg']}{got}")
     return "invalid arguments:\n" + "\n".join(lines)
+
+
+def _unknown_keys(keys: Iterable[str], parameters: Iterable[str]) -> str:
+    known = ", ".join(sorted(parameters)) or "none"
+    lines = [f"- {key}: not a parameter of this tool (its parameters: {known})" for key in keys]
+    return "invalid arguments:\n" + "\n".join(lines)
+
+
+def _keywords_taken(fn: Callable[..., Any]) -> frozenset[str] | None:
+    """The names ``fn`` accepts as keywords; None when any will do (``**kwargs``) or unknown."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # some builtins: let the call itself decide
+        return None
+    names = set()
+    for param in signature.parameters.values():
+        if param.kind is param.VAR_KEYWORD:
+            return None
+        if param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+            names.add(param.name)
+    return frozenset(names)
 
 
 def _short(value: Any) -> str:
@@ -378,9 +409,20 @@ class JSONSchemaArgs:
     Args:
         parameters: The JSON Schema of the arguments object.
         label: Used in errors (the tool's name).
+        fn: The function the arguments are for: a key it can't take is refused (unless it
+            takes ``**kwargs``).
+        hidden: Parameters of ``fn`` the model must never set (a partial's keywords, the run
+            context): refused as arguments, and refused in the schema.
     """
 
-    def __init__(self, parameters: JSONSchema, *, label: str) -> None:
+    def __init__(
+        self,
+        parameters: JSONSchema,
+        *,
+        label: str,
+        fn: Callable[..., Any] | None = None,
+        hidden: frozenset[str] = frozenset(),
+    ) -> None:
         # Imported here: jsonschema costs ~40 ms at import and only hand-written schemas use it.
         import jsonschema
 
@@ -412,13 +454,39 @@ class JSONSchemaArgs:
             k for k in self.optional if isinstance(props[k], dict) and not nullable(props[k], defs)
         )
         self._nested = any(has_optional(p, defs) for p in props.values() if isinstance(p, dict))
+        self._properties = frozenset(props)
+        self._hidden = hidden
+        self._accepted = _keywords_taken(fn) if fn is not None else None
+        if hidden & self._properties:
+            names = ", ".join(sorted(hidden & self._properties))
+            raise ToolDefinitionError(
+                f"{label}: the schema lists {names}, which the function's caller fixes "
+                "(a functools.partial keyword or the RunContext): the model can't set it"
+            )
+        if self._accepted is not None and not self._properties <= self._accepted:
+            names = ", ".join(sorted(self._properties - self._accepted))
+            raise ToolDefinitionError(
+                f"{label}: the schema lists {names}, which the function does not take"
+            )
 
-    def bind(self, arguments: str) -> dict[str, Any]:
+    def bind(self, arguments: str, *, strict: bool = False) -> dict[str, Any]:
         """Parse and validate the model's JSON arguments.
+
+        Args:
+            arguments: The ``arguments`` string of the model's tool call.
+            strict: The tool was sent in strict mode, whose schema allows no other keys.
 
         Raises:
             ArgumentsError: With a message listing each bad field and why.
         """
+        try:
+            return self._bind(arguments, strict)
+        except RecursionError:  # json and jsonschema recurse once per level of nesting
+            raise ArgumentsError(
+                "the arguments are nested too deeply; send a flatter JSON object"
+            ) from None
+
+    def _bind(self, arguments: str, strict: bool) -> dict[str, Any]:
         try:
             values = json.loads(arguments or "{}")
         except json.JSONDecodeError as exc:
@@ -434,7 +502,18 @@ class JSONSchemaArgs:
         if errors:
             lines = [f"- {'.'.join(map(str, e.path)) or 'arguments'}: {e.message}" for e in errors]
             raise ArgumentsError("invalid arguments:\n" + "\n".join(lines))
+        unknown = [
+            key
+            for key in values
+            if key not in self._properties
+            and (strict or key in self._hidden or not self._takes(key))
+        ]
+        if unknown:
+            raise ArgumentsError(_unknown_keys(unknown, self._properties))
         return values  # type: ignore[no-any-return]
+
+    def _takes(self, key: str) -> bool:
+        return self._accepted is None or key in self._accepted
 
     @functools.cached_property
     def strict_parameters(self) -> JSONSchema:

@@ -120,8 +120,10 @@ class ToolExecutor:
         hooks: Sequence[Hooks],
         approve: Approve | None,
         max_concurrency: int,
+        strict: frozenset[str] = frozenset(),
     ) -> None:
         self._tools = tools
+        self._strict = strict  # the tools sent in strict mode: no key outside their schema
         self._hooks = tuple(hooks)
         self._approve = approve
         self._max_concurrency = max_concurrency
@@ -243,7 +245,7 @@ class ToolExecutor:
         elif run.interceptors:
             return await self._intercepted(call, run, ctx, tool, request, added, start)
         else:
-            result = await tool.invoke(arguments, ctx)
+            result = await tool.invoke(arguments, ctx, strict=name in self._strict)
         return await self._reply(call, ctx, request, result, added, start)
 
     async def _intercepted(
@@ -260,7 +262,9 @@ class ToolExecutor:
 
         async def execute(call: dict[str, Any]) -> dict[str, Any]:
             begun = time.perf_counter()
-            result = await tool.invoke(call["function"]["arguments"], ctx)
+            result = await tool.invoke(
+                call["function"]["arguments"], ctx, strict=tool.name in self._strict
+            )
             outcome = _outcome(result, added, time.perf_counter() - begun)
             added.clear()  # now in the outcome: an engine may replay the outcome alone
             return outcome

@@ -148,10 +148,12 @@ class Agent(Generic[OutputT]):
         self._client_loop: anyio.lowlevel.EventLoopToken | None = None  # where ours was used
         self._tools = check_unique(tools)
         # Built once: the hot path reuses these objects on every request.
-        self._tool_defs = [
-            t.definition(t.strict if t.strict is not None else strict_tools)
-            for t in self._tools.values()
-        ] or None
+        strict = frozenset(
+            name
+            for name, t in self._tools.items()
+            if (t.strict if t.strict is not None else strict_tools)
+        )
+        self._tool_defs = [t.definition(name in strict) for name, t in self._tools.items()] or None
         self._output = OutputSpec.for_type(output_type)
         self._output_name = getattr(output_type, "__name__", repr(output_type))
         self._base: dict[str, Any] = {"model": model, **(settings or {})}
@@ -164,7 +166,9 @@ class Agent(Generic[OutputT]):
         self._reasoning = reasoning_history
         self._on_max_steps = on_max_steps
         self._hooks = tuple(hooks)
-        self._executor = ToolExecutor(self._tools, self._hooks, approve, max_concurrency)
+        self._executor = ToolExecutor(
+            self._tools, self._hooks, approve, max_concurrency, strict=strict
+        )
         self._output_retries = output_retries
         self._interceptors = tuple(interceptors)
 

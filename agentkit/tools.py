@@ -30,7 +30,7 @@ import anyio
 import anyio.to_thread
 import pydantic_core
 
-from agentkit._schema import ArgumentsError, FunctionSchema, JSONSchemaArgs
+from agentkit._schema import ArgumentsError, FunctionSchema, JSONSchemaArgs, partial_keywords
 from agentkit.context import RunContext
 from agentkit.errors import ModelRetry, ToolDefinitionError
 from agentkit.types import FunctionDefinition, JSONSchema, ToolDefinition
@@ -143,8 +143,13 @@ class Tool(Generic[P, R]):
             self._schema = FunctionSchema(func, skip_first=self._binds is not None)
             docs = self._schema.description
         else:
-            self._schema = JSONSchemaArgs(parameters, label=f"tool {self.name!r}")
             self._ctx_name = _context_parameter(func)
+            hidden = partial_keywords(func)  # the model must never set these
+            if self._ctx_name is not None:
+                hidden |= {self._ctx_name}
+            self._schema = JSONSchemaArgs(
+                parameters, label=f"tool {self.name!r}", fn=func, hidden=hidden
+            )
             docs = (inspect.getdoc(func) or "").strip() if inspect.isroutine(func) else ""
         self._needs_ctx = self._ctx_name is not None or (
             isinstance(self._schema, FunctionSchema) and self._schema.ctx_param is not None
@@ -288,14 +293,20 @@ class Tool(Generic[P, R]):
         ctx: RunContext[Any] | None = None,
         *,
         limiter: anyio.CapacityLimiter | None = None,
+        strict: bool | None = None,
     ) -> ToolResult:
         """Call the tool with the model's JSON arguments; never raises (but cancellation).
+
+        An argument the function does not take is an error the model reads, naming it
+        (a hand-written schema's function may take ``**kwargs`` to accept any).
 
         Args:
             arguments: The ``arguments`` string of the model's tool call.
             ctx: The run context, given to a parameter typed ``RunContext``.
             limiter: Bounds the worker threads of sync tools; None uses anyio's default
                 limiter (40 threads).
+            strict: The tool was sent in strict mode (None: the tool's own ``strict``), so
+                no key outside its schema's properties is accepted.
 
         Returns:
             The result; ``is_error`` tells whether the call failed.
@@ -304,7 +315,8 @@ class Tool(Generic[P, R]):
             content = f"error: {_unbound_message(self._fn, self._binds)}"
             return ToolResult(content=content, is_error=True, error_type="ToolDefinitionError")
         try:
-            args, kwargs = self._bind(arguments, ctx)
+            strict = bool(self.strict) if strict is None else strict
+            args, kwargs = self._bind(arguments, ctx, strict)
         except ArgumentsError as exc:
             return ToolResult(content=f"error: {exc}", is_error=True, error_type="ArgumentsError")
         except Exception as exc:  # a validator in the user's types raising other than
@@ -350,13 +362,13 @@ class Tool(Generic[P, R]):
         )
 
     def _bind(
-        self, arguments: str, ctx: RunContext[Any] | None
+        self, arguments: str, ctx: RunContext[Any] | None, strict: bool
     ) -> tuple[list[Any], dict[str, Any]]:
         if ctx is None and self._needs_ctx:
             ctx = RunContext(deps=None, tool_name=self.name)  # invoked outside an agent run
         if isinstance(self._schema, FunctionSchema):
             return self._schema.bind(arguments, ctx)
-        kwargs = self._schema.bind(arguments)
+        kwargs = self._schema.bind(arguments, strict=strict)
         if self._ctx_name is not None:
             kwargs[self._ctx_name] = ctx
         return [], kwargs
@@ -503,6 +515,8 @@ def _is_async(fn: Any) -> bool:
 
 def _context_parameter(fn: Callable[..., Any]) -> str | None:
     """The parameter of ``fn`` typed ``RunContext``, if any (hand-written-schema tools)."""
+    while isinstance(fn, functools.partial):  # a partial has no annotations of its own
+        fn = fn.func
     try:
         hints = typing.get_type_hints(fn)
     except Exception:  # no readable annotations: no context parameter either

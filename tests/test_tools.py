@@ -281,8 +281,16 @@ async def test_partial_keywords_are_fixed_not_sent() -> None:
         }
     )
     # the model can't override what the partial fixed (a user id: a security boundary)
-    args = '{"sql": "s", "user_id": 7, "limit": 99}'
-    assert (await mine.invoke(args)).content == "42:s:5"
+    assert (await mine.invoke('{"sql": "s"}')).content == "42:s:5"
+    refused = await mine.invoke('{"sql": "s", "user_id": 7, "limit": 99}')
+    assert refused.is_error and refused.error_type == "ArgumentsError"
+    assert refused.content == snapshot(
+        """\
+error: invalid arguments:
+- user_id: not a parameter of this tool (its parameters: sql)
+- limit: not a parameter of this tool (its parameters: sql)\
+"""
+    )
 
 
 # --- invoking ----------------------------------------------------------------------------
@@ -762,7 +770,7 @@ async def test_from_schema_takes_boolean_subschemas() -> None:
 
 
 async def test_from_schema_passes_the_context() -> None:
-    def remote(ctx: RunContext[str], query: str) -> str:
+    def remote(ctx: RunContext[str], query: str, limit: int = 5) -> str:
         return f"{ctx.deps}:{query}"
 
     search = Tool.from_schema(remote, SEARCH, name="search")
