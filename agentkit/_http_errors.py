@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 
 from agentkit._stream import redact
-from agentkit.errors import APIStatusError, UnsupportedParameterError
+from agentkit.errors import APIStatusError, BadRequestError, UnsupportedParameterError
 
-__all__ = ["error_details", "in_common_words", "retry_after", "unsupported_error"]
+__all__ = ["error_details", "in_common_words", "kept_error", "retry_after", "unsupported_error"]
 
 # Google (Gemini) rejects a parameter with 'Unknown name "store": Cannot find field.', a
 # wording `unsupported_parameter` does not know; it reads it as "unknown field: store".
@@ -119,3 +119,18 @@ def unsupported_error(error: APIStatusError, name: str) -> UnsupportedParameterE
     )
     new.parameter = name
     return new
+
+
+def kept_error(error: APIStatusError, named: str) -> BadRequestError:
+    """The error for a rejected parameter the fallback must not drop: it names the parameter."""
+    return BadRequestError(
+        f"{error.message} [{named!r} is part of what the request asks for, so agentkit does "
+        "not leave it out on its own; change the request, or use a model that supports it]",
+        status_code=error.status_code,
+        body=error.body,
+        type=error.type,
+        code=error.code,
+        param=named,
+        request_id=error.request_id,
+        response=error.response,
+    )

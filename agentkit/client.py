@@ -21,8 +21,15 @@ from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError, to_json
 
 from agentkit import _config
-from agentkit._http_errors import error_details, in_common_words, retry_after, unsupported_error
-from agentkit._params import build_body, drop, unsupported_parameter
+from agentkit._fallback import DROPPABLE, drop, unsupported_parameter
+from agentkit._http_errors import (
+    error_details,
+    in_common_words,
+    kept_error,
+    retry_after,
+    unsupported_error,
+)
+from agentkit._params import build_body
 from agentkit._stream import ChatStream, parse_completion, redact, undecodable
 from agentkit.errors import (
     APIConnectionError,
@@ -370,17 +377,25 @@ class ChatClient:
     def _drop_unsupported(self, error: APIStatusError, body: dict[str, Any]) -> bool:
         """Drop the parameter a 400 rejects from ``body``; False when there is none to drop.
 
-        A rejected ``strict`` flag of the tools is left out of copies of the tool definitions.
+        Only a parameter of `DROPPABLE` is left out (a rejected ``strict`` flag of the tools
+        is left out of copies of the tool definitions): without any other, the request would
+        ask for something else.
 
         Raises:
-            UnsupportedParameterError: The server names a parameter we cannot drop
-                (``messages``), or one already dropped: leaving it out did not help.
+            BadRequestError: The server names a parameter whose removal would change the
+                request (``messages``, ``tools``, ``web_search_options``...); ``param`` is
+                what it named.
+            UnsupportedParameterError: The server names a parameter already dropped:
+                leaving it out did not help.
         """
         model = body["model"]
         dropped = self._unsupported.setdefault(model, set())
-        name = unsupported_parameter(in_common_words(error), body, dropped)
-        if name is None:
+        found = unsupported_parameter(in_common_words(error), body, dropped)
+        if found is None:
             return False
+        name, named = found
+        if name not in DROPPABLE:
+            raise kept_error(error, named)
         if not drop(name, body):
             raise unsupported_error(error, name)
         if name not in dropped:

@@ -18,7 +18,7 @@ from inline_snapshot import snapshot
 
 from agentkit import errors
 from agentkit._accumulate import StreamAccumulator
-from agentkit._params import TOOL_STRICT
+from agentkit._fallback import DROPPABLE, TOOL_STRICT
 from agentkit.client import DEFAULT_BASE_URL, ChatClient
 from agentkit.testing import (
     FakeServer,
@@ -519,21 +519,21 @@ async def test_mappings_and_unicode_are_serialised():
 
 
 BAD_REQUESTS: list[tuple[dict[str, Any], str]] = [
-    ({"temperature": 2.5}, "temperature must be a number from 0 to 2"),
+    ({"temperature": -0.5}, "temperature must be a number >= 0"),
     ({"temperature": True}, "temperature"),
     ({"top_p": 1.1}, "top_p must be a number from 0 to 1"),
-    ({"n": 0}, "n must be an integer from 1 to 128"),
-    ({"stop": ["a", "b", "c", "d", "e"]}, "at most 4"),
+    ({"n": 0}, "n must be an integer >= 1"),
+    ({"stop": ["a", 1]}, "stop must be a string or a list"),
     ({"stop": 3}, "stop must be a string or a list"),
-    ({"logit_bias": {"50256": 101}}, "logit_bias"),
+    ({"logit_bias": {"50256": "ban"}}, "logit_bias"),
     ({"logit_bias": [1]}, "logit_bias must map token ids"),
     ({"presence_penalty": -2.5}, "presence_penalty must be a number from -2 to 2"),
     ({"frequency_penalty": 3}, "frequency_penalty"),
-    ({"reasoning_effort": "extreme"}, "reasoning_effort must be one of none, minimal"),
+    ({"reasoning_effort": 3}, "reasoning_effort must be a string"),
     ({"max_tokens": 0}, "max_tokens must be an integer >= 1"),
     ({"max_completion_tokens": 1.5}, "max_completion_tokens"),
-    ({"modalities": ["text", "video"]}, "modalities"),
-    ({"top_logprobs": 21}, "top_logprobs"),
+    ({"modalities": "text"}, "modalities must be a list"),
+    ({"top_logprobs": -1}, "top_logprobs"),
     ({"response_format": "json"}, "response_format must be an object"),
     ({"temprature": 1}, "unknown setting 'temprature'"),
     ({"extra_body": [1]}, "extra_body must be a dict"),
@@ -542,12 +542,12 @@ BAD_REQUESTS: list[tuple[dict[str, Any], str]] = [
     ({"messages": []}, "messages must not be empty"),
     ({"messages": ["hi"]}, r"messages\[0\] must be a dict"),
     ({"messages": [{"content": "x"}]}, r"messages\[0\] has role None"),
-    ({"messages": [{"role": "robot", "content": "x"}]}, "has role 'robot'"),
-    ({"messages": [{"role": "tool", "content": "3"}]}, "without a 'tool_call_id'"),
-    ({"tool_choice": "sometimes"}, "tool_choice must be"),
+    ({"messages": [{"role": 5, "content": "x"}]}, "has role 5"),
+    ({"messages": [{"role": "tool", "tool_call_id": 3}]}, "tool_call_id must be a string"),
+    ({"tool_choice": 7}, "tool_choice must be"),
     ({"tool_choice": {"type": "function"}}, "tool_choice must name the function"),
     ({"tool_choice": {"type": "function", "function": {"name": "nope"}}}, "not in tools"),
-    ({"tool_choice": "required", "tools": None}, "needs at least one tool"),
+    ({"tool_choice": "required", "tools": None}, "needs at least one function"),
     ({"tools": [{"name": "add"}]}, r"tools\[0\] must look like"),
 ]
 
@@ -878,6 +878,9 @@ async def test_rejected_parameter_is_remembered_per_model(caplog: pytest.LogCapt
     assert "'temperature' for model 'reasoner'" in warning.getMessage()
 
 
+NOW: Any = {"type": "function", "function": {"name": "now", "parameters": {"type": "object"}}}
+
+
 @tool(strict=True)
 def add(a: int, b: int) -> int:
     """Add two numbers."""
@@ -966,12 +969,42 @@ async def test_still_rejected_raises_unsupported_parameter_error():
     assert len(seen) == 2
 
 
-async def test_essential_parameters_are_never_dropped():
-    handler, seen = recorder(rejection("Unsupported parameter: 'messages[0].content'"))
-    with pytest.raises(errors.UnsupportedParameterError) as caught:
-        await mock(handler).complete(model="m", messages=USER)
-    assert caught.value.parameter == "messages"
+@pytest.mark.parametrize(
+    ("response", "named"),
+    [
+        (rejection("Unsupported value: 'messages[0].role' is 'developer'"), "messages[0].role"),
+        (rejection("Unsupported parameter: 'messages[0].content'"), "messages[0].content"),
+        (rejection("web_search_options is not supported with this model"), "web_search_options"),
+        (rejection("Unknown parameter: 'response_format'"), "response_format"),
+        (rejection("This parameter is not supported.", param="tools"), "tools"),
+        (rejection("Unsupported parameter: 'max_tokens'; use max_completion_tokens"), "max_tokens"),
+        (rejection("Unrecognized request argument supplied: n"), "n"),
+    ],
+)
+async def test_what_the_request_asks_for_is_never_dropped(
+    response: httpx.Response, named: str, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.INFO, logger="agentkit")
+    handler, seen = recorder(response, httpx.Response(200, json=OK))
+    settings: Any = {
+        "web_search_options": {},
+        "response_format": {"type": "json_object"},
+        "max_tokens": 9,
+        "n": 2,
+    }
+    with pytest.raises(errors.BadRequestError) as caught:
+        await mock(handler).complete(model="m", messages=USER, tools=[NOW], **settings)
+    assert type(caught.value) is errors.BadRequestError
+    assert caught.value.param == named
+    assert f"{named!r} is part of what the request asks for" in str(caught.value)
     assert len(seen) == 1
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_the_droppable_parameters_are_documented():
+    documented = (Path(__file__).parent.parent / "docs" / "client.md").read_text()
+    for name in DROPPABLE - {TOOL_STRICT}:
+        assert f"`{name}`" in documented
 
 
 async def test_other_bad_requests_are_plain():
