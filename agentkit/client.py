@@ -56,10 +56,12 @@ from agentkit.types import (
     ToolDefinition,
 )
 
-__all__ = ["DEFAULT_BASE_URL", "ChatClient", "ChatStream"]
+__all__ = ["DEFAULT_BASE_URL", "OPENAI_BASE_URL", "ChatClient", "ChatStream"]
 
 DEFAULT_BASE_URL = "https://api.getinfinityblue.com/v1"
-"""The gateway used when neither ``base_url=`` nor the environment names one."""
+"""The gateway used when no base URL is configured, unless the key is ``OPENAI_API_KEY``."""
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+"""Where a key from ``OPENAI_API_KEY`` goes when no base URL is configured."""
 
 _log = logging.getLogger("agentkit")
 
@@ -112,8 +114,10 @@ class ChatClient:
 
         Args:
             base_url: The API root. Defaults to ``AGENTKIT_BASE_URL``, then
-                ``OPENAI_BASE_URL``, then `DEFAULT_BASE_URL`. ``/v1`` is added when the path
-                does not end in a version segment; a query is kept.
+                ``OPENAI_BASE_URL``, then `DEFAULT_BASE_URL` (the gateway), except that a key
+                taken from ``OPENAI_API_KEY`` goes to `OPENAI_BASE_URL` (OpenAI's API), never
+                to the gateway. ``/v1`` is added when the path does not end in a version
+                segment; a query is kept.
             api_key: Sent as ``Authorization: Bearer``. Defaults to ``AGENTKIT_API_KEY``, then
                 ``OPENAI_API_KEY``; without one no Authorization header is sent. Surrounding
                 whitespace is dropped.
@@ -130,10 +134,14 @@ class ChatClient:
                 the base URL does not start with http:// or https://.
         """
         env = os.environ
+        key_source, key = _config.setting("api_key", api_key, env)
         source, url = _config.setting("base_url", base_url, env)
-        base = _config.base_url(source, url or DEFAULT_BASE_URL)
+        if url is None:
+            # A key is only sent where it was meant for: OPENAI_API_KEY goes to OpenAI.
+            url = OPENAI_BASE_URL if key_source == "OPENAI_API_KEY" else DEFAULT_BASE_URL
+        base = _config.base_url(source, url)
         self.base_url = str(base)
-        self._api_key = _config.api_key(*_config.setting("api_key", api_key, env))
+        self._api_key = _config.api_key(key_source, key)
         self.max_retries = max_retries
         self._backoff = retry_backoff
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)

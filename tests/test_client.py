@@ -132,6 +132,30 @@ async def test_environment_defaults(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.mark.parametrize(
+    ("env", "url", "key"),
+    [
+        ({"OPENAI_API_KEY": "sk-o"}, "https://api.openai.com/v1", "sk-o"),
+        ({"OPENAI_API_KEY": "sk-o", "OPENAI_BASE_URL": "http://o/v1"}, "http://o/v1", "sk-o"),
+        ({"AGENTKIT_API_KEY": "sk-a", "OPENAI_API_KEY": "sk-o"}, DEFAULT_BASE_URL, "sk-a"),
+        ({"AGENTKIT_API_KEY": "sk-a"}, DEFAULT_BASE_URL, "sk-a"),
+        ({"OPENAI_API_KEY": "sk-o", "AGENTKIT_BASE_URL": "http://a"}, "http://a/v1", "sk-o"),
+        ({}, DEFAULT_BASE_URL, None),
+    ],
+)
+async def test_an_openai_key_never_goes_to_the_gateway(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], url: str, key: str | None
+):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    handler, seen = recorder(httpx.Response(200, json=OK))
+    await ChatClient(http_client=httpx.AsyncClient(transport=mock_transport(handler))).complete(
+        model="m", messages=USER
+    )
+    sent = (str(seen[0].url), seen[0].headers.get("authorization"))
+    assert sent == (f"{url}/chat/completions", key and f"Bearer {key}")
+
+
+@pytest.mark.parametrize(
     ("given", "expected"),
     [
         ("http://h", "http://h/v1"),
