@@ -21,6 +21,10 @@ __all__ = ["api_key", "base_url", "headers", "setting"]
 _NOT_IN_KEY = re.compile(r"[^\x21-\x7e]")
 # A base URL path that already names the API root: it ends in a version ("/v1", "/api/v2beta"),
 # in a version then "openai" (Gemini's "/v1beta/openai") or in an Azure OpenAI deployment.
+# A header value: visible ASCII, spaces and tabs. CR/LF would end the header (h11 then quotes
+# the value in its error), and non-ASCII has no agreed encoding.
+_NOT_IN_VALUE = re.compile(r"[^\x20-\x7e\t]")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _API_ROOT = re.compile(r"/v\d+\w*(?:/openai)?\Z|/openai/deployments/[^/]+\Z")
 
 
@@ -79,20 +83,35 @@ def base_url(source: str, url: str) -> httpx.URL:
     return parsed.copy_with(path=path)
 
 
-def headers(given: Mapping[str, str]) -> dict[str, str]:
+def headers(given: Mapping[str, str], where: str = "default_headers") -> dict[str, str]:
     """``given`` as a dict, checked now rather than at every send.
 
     Raises:
-        InvalidRequestError: A value holds a character an HTTP header cannot carry (latin-1
-            only); the message names the header, never its value, which may be a secret.
+        InvalidRequestError: A name is not an HTTP token, or a value is not a string of
+            visible ASCII, spaces and tabs, or starts or ends with whitespace. The message names
+            the header and the character's position, never the value, which may be a secret.
     """
     for name, value in given.items():
-        try:
-            value.encode("latin-1")
-        except UnicodeEncodeError as exc:
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
             raise InvalidRequestError(
-                f"header {name!r} contains U+{ord(value[exc.start]):04X} (character "
-                f"{exc.start + 1}), which an HTTP header cannot carry; remove it, or encode the "
+                f"{where} has a header name {name!r} that is not an HTTP token; use letters, "
+                "digits and - only, e.g. 'X-Api-Key'"
+            )
+        if not isinstance(value, str):
+            raise InvalidRequestError(
+                f"{where}[{name!r}] must be a string, got {type(value).__name__}"
+            )
+        bad = _NOT_IN_VALUE.search(value)
+        if bad:
+            raise InvalidRequestError(
+                f"{where}[{name!r}] contains U+{ord(bad.group()):04X} (character "
+                f"{bad.start() + 1}), which an HTTP header cannot carry: header values are "
+                "visible ASCII; remove line breaks and invisible characters, or encode the "
                 "value (e.g. percent-encoding)"
-            ) from None
+            )
+        if value != value.strip(" \t"):
+            raise InvalidRequestError(
+                f"{where}[{name!r}] starts or ends with whitespace, which HTTP drops or "
+                "refuses; strip the value (a key read from a file often ends in a newline)"
+            )
     return dict(given)

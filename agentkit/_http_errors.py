@@ -16,10 +16,21 @@ from typing import Any
 
 import httpx
 
-from agentkit._stream import redact
+from agentkit._redact import Secret, redact, redact_json
 from agentkit.errors import APIStatusError, BadRequestError, UnsupportedParameterError
 
-__all__ = ["error_details", "in_common_words", "kept_error", "retry_after", "unsupported_error"]
+__all__ = [
+    "MAX_DEPTH",
+    "error_details",
+    "in_common_words",
+    "kept_error",
+    "loads",
+    "retry_after",
+    "unsupported_error",
+]
+
+MAX_DEPTH = 128
+"""JSON nested deeper than this is refused: no real error body or model list comes close."""
 
 # Google (Gemini) rejects a parameter with 'Unknown name "store": Cannot find field.', a
 # wording `unsupported_parameter` does not know; it reads it as "unknown field: store".
@@ -42,14 +53,14 @@ def _number(value: str) -> float | None:
 def retry_after(headers: httpx.Headers) -> float | None:
     """The wait a ``retry-after-ms`` or ``Retry-After`` header asks for, if any."""
     milliseconds = _number(headers.get("retry-after-ms") or "")
-    if milliseconds is not None:
+    if milliseconds is not None and milliseconds >= 0:  # a negative one is no wait to keep
         return milliseconds / 1000
     value = headers.get("retry-after")
     if not value:
         return None
     seconds = _number(value)
     if seconds is not None:
-        return seconds
+        return seconds if seconds >= 0 else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -59,11 +70,46 @@ def retry_after(headers: httpx.Headers) -> float | None:
     return when.timestamp() - time.time()
 
 
-def error_details(response: httpx.Response, secret: str | None) -> dict[str, Any]:
-    """Pull message/type/code/param out of an error body, in the shapes servers use."""
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests lists and dicts, counted without recursion."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                break
+            todo.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def loads(text: str | bytes) -> Any:
+    """``text`` decoded as JSON, at most `MAX_DEPTH` deep.
+
+    Raises:
+        ValueError: Not JSON, or nested deeper than `MAX_DEPTH` (where ``json.loads`` would
+            otherwise raise a bare RecursionError, or later code overflow the stack).
+    """
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        value = None
+    else:
+        if _depth(value) <= MAX_DEPTH:
+            return value
+    raise ValueError(f"JSON nested more than {MAX_DEPTH} levels deep")
+
+
+def error_details(response: httpx.Response, secret: Secret) -> dict[str, Any]:
+    r"""Pull message/type/code/param out of an error body, in the shapes servers use.
+
+    Every string is masked twice: in the raw text, and after decoding (a server may spell
+    ``/`` as ``\/`` or any character as ``\uXXXX``).
+    """
     text = redact(response.text, secret)  # some servers echo the key they rejected
     try:
-        body: Any = json.loads(text)
+        body: Any = redact_json(loads(text), secret)
     except ValueError:
         body = text
     # Google's OpenAI-compatible endpoint (Gemini) sends a list of one error.

@@ -9,7 +9,6 @@ after a ``finish_reason`` the answer is whole, so an end or a drop then just end
 from __future__ import annotations
 
 import json
-import re
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
@@ -20,6 +19,7 @@ import httpx
 from pydantic import ValidationError
 
 from agentkit._accumulate import StreamAccumulator
+from agentkit._redact import Secret, redact, redact_json
 from agentkit._sse import ServerSentEvent, SSEParser
 from agentkit.errors import (
     APIConnectionError,
@@ -41,30 +41,14 @@ from agentkit.types import (
 __all__ = ["ChatStream", "parse_completion", "redact", "undecodable"]
 
 _DRAIN_SECONDS = 1.0  # how long to wait for a body to end after [DONE]
-# A key is redacted only where it stands as a whole token: a plain replace of a short key
-# would mangle messages (the key "k" turns "Unknown" into "Un***nown"), and a length threshold
-# would let short real keys through.
-_KEY_CHARS = r"A-Za-z0-9_\-"
-
 Send = Callable[[int], Awaitable[tuple[httpx.Response, int]]]
 """Opens the request, retrying from retry number n; returns a 2xx response and the retry count."""
 Wait = Callable[[int, Exception, httpx.Response | None], Awaitable[None]]
 """Sleeps before retry number n + 1 (backoff, logged)."""
 
 
-def redact(text: str, secret: str | None) -> str:
-    """``text`` with ``secret`` (the API key) replaced by ``***`` wherever it is a whole token.
-
-    Every error message built from what the server or httpx said goes through here: servers
-    echo the key they rejected, and httpx quotes the headers it could not send.
-    """
-    if not secret or secret not in text:
-        return text
-    return re.sub(rf"(?<![{_KEY_CHARS}]){re.escape(secret)}(?![{_KEY_CHARS}])", "***", text)
-
-
 def undecodable(
-    exc: httpx.DecodingError, request: httpx.Request | None, secret: str | None
+    exc: httpx.DecodingError, request: httpx.Request | None, secret: Secret
 ) -> APIResponseError:
     """The error for a body httpx could not decode: its Content-Encoding does not match it."""
     return APIResponseError(
@@ -77,7 +61,7 @@ def undecodable(
     )
 
 
-def parse_completion(response: httpx.Response, secret: str | None = None) -> ChatCompletion:
+def parse_completion(response: httpx.Response, secret: Secret = None) -> ChatCompletion:
     """The completion in a read 2xx response.
 
     Args:
@@ -167,9 +151,7 @@ class ChatStream:
         ```
     """
 
-    def __init__(
-        self, send: Send, wait: Wait, max_retries: int, *, secret: str | None = None
-    ) -> None:
+    def __init__(self, send: Send, wait: Wait, max_retries: int, *, secret: Secret = None) -> None:
         """Prepare a stream; nothing is sent until the first chunk is asked for.
 
         Args:
@@ -352,7 +334,7 @@ class ChatStream:
     def _stream_error(self, data: bytes) -> None:
         text = redact(data.decode("utf-8", "replace"), self._secret)
         try:
-            body: Any = json.loads(text)
+            body: Any = redact_json(json.loads(text), self._secret)  # masked again, decoded
         except ValueError:
             body = text
         error = body.get("error", body) if isinstance(body, dict) else body

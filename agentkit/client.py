@@ -7,11 +7,13 @@ parameters a gateway rejects dropped and remembered, and streams assembled into 
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
 import os
 import random
+import ssl
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Unpack
 
@@ -21,16 +23,20 @@ from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError, to_json
 
 from agentkit import _config
+from agentkit._deadline import DeadlineStream, expired
 from agentkit._fallback import DROPPABLE, drop, unsupported_parameter
 from agentkit._http_errors import (
     error_details,
     in_common_words,
     kept_error,
+    loads,
     retry_after,
     unsupported_error,
 )
 from agentkit._params import build_body
-from agentkit._stream import ChatStream, parse_completion, redact, undecodable
+from agentkit._pool import LoopPools, UserPool
+from agentkit._redact import Secrets, redact
+from agentkit._stream import ChatStream, parse_completion, undecodable
 from agentkit.errors import (
     APIConnectionError,
     APIError,
@@ -40,6 +46,7 @@ from agentkit.errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    EventLoopError,
     InternalServerError,
     InvalidRequestError,
     NotFoundError,
@@ -71,7 +78,7 @@ _log = logging.getLogger("agentkit")
 _LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
 _MAX_BACKOFF = 8.0  # seconds; exponential backoff stops growing here
-_MAX_RETRY_AFTER = 60.0  # seconds; a server asking for longer gets this much
+_CHAIN = 16  # causes followed when checking an httpx error for secrets
 _RETRY_STATUSES = frozenset({408, 409, 429})
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
@@ -84,8 +91,22 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """What one call sends with and is bounded by."""
+
+    headers: Mapping[str, str]
+    secrets: Secrets
+    timeout: float | httpx.Timeout
+    deadline: float | None  # on anyio.current_time()'s clock
+    seconds: float | None  # the request_timeout the deadline came from
+
+
 class ChatClient:
     """An async client for one OpenAI-compatible chat completions server.
+
+    One client serves any number of concurrent calls, from any number of event loops and
+    threads: a client that makes its own connection pool keeps one per event loop.
 
     Example:
         ```python
@@ -105,7 +126,9 @@ class ChatClient:
         base_url: str | None = None,
         api_key: str | None = None,
         timeout: float | httpx.Timeout = 60.0,
+        request_timeout: float | None = None,
         max_retries: int = 2,
+        max_retry_wait: float = 60.0,
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
         retry_backoff: float = 0.5,
@@ -121,17 +144,27 @@ class ChatClient:
             api_key: Sent as ``Authorization: Bearer``. Defaults to ``AGENTKIT_API_KEY``, then
                 ``OPENAI_API_KEY``; without one no Authorization header is sent. Surrounding
                 whitespace is dropped.
-            timeout: Seconds (or an ``httpx.Timeout``) for each request; ``timeout=`` on a call
-                overrides it.
+            timeout: httpx's timeouts, per operation: seconds (or an ``httpx.Timeout``) to
+                connect, to send, to wait for a free connection, and to wait for each read of
+                the answer. A server that keeps sending (a trickle of bytes, SSE keep-alives)
+                never trips it: bound the whole call with ``request_timeout``.
+            request_timeout: Seconds one call may take in all, retries and their waits
+                included, until the last byte of its answer (a stream's too); past it the
+                call raises `APITimeoutError`. None (the default) sets no total bound.
             max_retries: Retries of a failed request before its error is raised.
-            default_headers: Headers added to every request.
-            http_client: An ``httpx.AsyncClient`` to share; it is not closed by `aclose`.
+            max_retry_wait: The longest wait a server's ``Retry-After`` is slept through.
+                When it asks for longer, the call raises its error (a `RateLimitError` for a
+                429) at once, with the asked-for wait in ``.retry_after``.
+            default_headers: Headers added to every request. Their values are secrets to
+                agentkit: never shown in an error or a log line.
+            http_client: An ``httpx.AsyncClient`` to use; it is not closed by `aclose`. It
+                serves one event loop at a time (see `EventLoopError`).
             retry_backoff: First retry delay in seconds; it doubles per retry up to 8 s, with
                 jitter. A server's ``Retry-After`` takes precedence.
 
         Raises:
-            InvalidRequestError: The API key holds a character an HTTP header cannot carry, or
-                the base URL does not start with http:// or https://.
+            InvalidRequestError: The API key or a header holds a character an HTTP header
+                cannot carry, or the base URL does not start with http:// or https://.
         """
         env = os.environ
         key_source, key = _config.setting("api_key", api_key, env)
@@ -143,16 +176,23 @@ class ChatClient:
         self.base_url = str(base)
         self._api_key = _config.api_key(key_source, key)
         self.max_retries = max_retries
+        self._max_retry_wait = max_retry_wait
         self._backoff = retry_backoff
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._request_timeout = request_timeout
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        headers.update(_config.headers(default_headers or {}))
+        given = _config.headers(default_headers or {})
+        headers.update(given)
         self._headers = headers
         self._stream_headers = {**headers, "Accept": "text/event-stream"}
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=self._timeout, limits=_LIMITS)
+        self._secrets = Secrets([self._api_key, *given.values()])
+        self._pool: LoopPools | UserPool = (
+            UserPool(http_client)
+            if http_client is not None
+            else LoopPools(functools.partial(_pool, self._timeout, httpx.create_ssl_context()))
+        )
         # Endpoints extend the path: appending to the string would land after a query.
         self._completions_url = base.copy_with(path=base.path + "/chat/completions")
         self._models_url = base.copy_with(path=base.path + "/models")
@@ -175,9 +215,13 @@ class ChatClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool, unless it was passed in as ``http_client``."""
-        if self._owns_http:
-            await self._http.aclose()
+        """Close this event loop's connection pool, unless it was passed in as ``http_client``.
+
+        Pools of other event loops are left to them (each closes when its loop ends), and the
+        client stays usable: a later call opens a new pool.
+        """
+        if isinstance(self._pool, LoopPools):
+            await self._pool.aclose()
 
     async def complete(
         self,
@@ -187,8 +231,9 @@ class ChatClient:
         tools: Sequence[ToolDefinition] | None = None,
         tool_choice: ToolChoice | None = None,
         extra_headers: Mapping[str, str] | None = None,
-        # An HTTP timeout handed to httpx (connect/read/write/pool), not a cancel scope.
+        # httpx's per-operation timeouts and a total bound, not cancel scopes of the caller.
         timeout: float | httpx.Timeout | None = None,  # noqa: ASYNC109
+        request_timeout: float | None = None,
         **settings: Unpack[ModelSettings],
     ) -> ChatCompletion:
         """Ask for one chat completion.
@@ -197,9 +242,11 @@ class ChatClient:
             model: The model id, e.g. ``"gpt-5.4"``.
             messages: The conversation so far.
             tools: Tools the model may call.
-            tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a function to force.
-            extra_headers: Headers for this request only.
-            timeout: Overrides the client's timeout for this request.
+            tool_choice: ``"auto"``, ``"none"``, ``"required"``, a function to force, or a
+                value of the server's own (Mistral's ``"any"``).
+            extra_headers: Headers for this request only (secrets, like ``default_headers``).
+            timeout: Overrides the client's per-operation ``timeout`` for this request.
+            request_timeout: Overrides the client's total ``request_timeout`` for this call.
             **settings: Any `ModelSettings` key (temperature, max_tokens, extra_body, ...).
 
         Returns:
@@ -209,13 +256,15 @@ class ChatClient:
             InvalidRequestError: A parameter or message is malformed (nothing was sent).
             APIStatusError: The server answered with an error status (a subclass per status).
             APIConnectionError: The server could not be reached after every retry.
+            APITimeoutError: A timeout, or ``request_timeout``, passed.
             APIResponseError: The server's answer is not a chat completion.
+            EventLoopError: The ``http_client`` given belongs to another event loop.
         """
         dropped = self._unsupported.get(model, ())  # rejected before for this model
         body = build_body(model, messages, tools, tool_choice, settings, stream=False, omit=dropped)
-        headers = {**self._headers, **extra_headers} if extra_headers else self._headers
-        response, _ = await self._send("POST", self._completions_url, body, headers, timeout)
-        return parse_completion(response, self._api_key)
+        call = self._call(self._headers, extra_headers, timeout, request_timeout)
+        response, _ = await self._send("POST", self._completions_url, body, call)
+        return parse_completion(response, call.secrets)
 
     def stream(
         self,
@@ -226,6 +275,7 @@ class ChatClient:
         tool_choice: ToolChoice | None = None,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        request_timeout: float | None = None,
         **settings: Unpack[ModelSettings],
     ) -> ChatStream:
         """Ask for a streamed chat completion; iterate the result or call its final completion.
@@ -237,9 +287,12 @@ class ChatClient:
             model: The model id.
             messages: The conversation so far.
             tools: Tools the model may call.
-            tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a function to force.
+            tool_choice: As for `complete`.
             extra_headers: Headers for this request only.
-            timeout: Overrides the client's timeout (each read waits at most this long).
+            timeout: Overrides the client's per-operation ``timeout`` (each read waits at most
+                this long).
+            request_timeout: Overrides the client's ``request_timeout``: the most seconds from
+                the first use to the stream's last byte.
             **settings: Any `ModelSettings` key.
 
         Returns:
@@ -250,17 +303,19 @@ class ChatClient:
         """
         dropped = self._unsupported.get(model, ())  # rejected before for this model
         body = build_body(model, messages, tools, tool_choice, settings, stream=True, omit=dropped)
-        headers = (
-            {**self._stream_headers, **extra_headers} if extra_headers else self._stream_headers
-        )
+        call = self._call(self._stream_headers, extra_headers, timeout, request_timeout)
         url = self._completions_url
+        started: list[_Call] = []  # the deadline runs from the first use, not from now
 
         async def send(attempt: int) -> tuple[httpx.Response, int]:
-            return await self._send(
-                "POST", url, body, headers, timeout, stream=True, attempt=attempt
-            )
+            if not started:
+                started.append(self._started(call))
+            return await self._send("POST", url, body, started[0], stream=True, attempt=attempt)
 
-        return ChatStream(send, self._wait, self.max_retries, secret=self._api_key)
+        async def wait(attempt: int, error: Exception, response: httpx.Response | None) -> None:
+            await self._wait(attempt, error, response, started[0] if started else call)
+
+        return ChatStream(send, wait, self.max_retries, secret=call.secrets)
 
     async def list_models(self) -> list[Model]:
         """The models the server offers (``GET /models``).
@@ -269,15 +324,17 @@ class ChatClient:
             One `Model` per entry of the server's list.
 
         Raises:
-            APIError: As for `complete`.
+            APIError: As for `complete`; `APIResponseError` when the body is not a model list
+                (not JSON, the wrong shape, or nested absurdly deep).
         """
-        response, _ = await self._send("GET", self._models_url, None, self._headers, None)
+        call = self._call(self._headers, None, None, None)
+        response, _ = await self._send("GET", self._models_url, None, call)
         try:
-            data = json.loads(response.content)
+            data = loads(response.content)
             entries = data["data"] if isinstance(data, dict) else data
             return [Model.model_validate(entry) for entry in entries]
         except (ValueError, TypeError, KeyError, ValidationError):
-            start = redact(response.content.decode("utf-8", "replace"), self._api_key)[:200]
+            start = redact(response.content.decode("utf-8", "replace"), call.secrets)[:200]
             raise APIResponseError(
                 f"GET /models answered with a body that is not a model list: {start!r}",
                 body_start=start,
@@ -286,57 +343,102 @@ class ChatClient:
 
     # --- the wire ---------------------------------------------------------------------------
 
+    def _call(
+        self,
+        headers: dict[str, str],
+        extra: Mapping[str, str] | None,
+        timeout: float | httpx.Timeout | None,
+        request_timeout: float | None,
+    ) -> _Call:
+        """One call's headers (extra ones checked, their values secret) and bounds."""
+        secrets = self._secrets
+        if extra:
+            extra = _config.headers(extra, "extra_headers")
+            headers = {**headers, **extra}
+            secrets = secrets.with_values(extra.values())
+        seconds = self._request_timeout if request_timeout is None else request_timeout
+        return self._started(
+            _Call(headers, secrets, self._timeout if timeout is None else timeout, None, seconds)
+        )
+
+    @staticmethod
+    def _started(call: _Call) -> _Call:
+        """``call`` with its deadline counted from now (outside a loop: from first use)."""
+        if call.seconds is None:
+            return call
+        try:
+            now = anyio.current_time()
+        except anyio.NoEventLoopError:
+            return call
+        return _Call(call.headers, call.secrets, call.timeout, now + call.seconds, call.seconds)
+
     async def _send(
         self,
         method: str,
         url: httpx.URL,
         body: dict[str, Any] | None,
-        headers: Mapping[str, str],
-        timeout: float | httpx.Timeout | None,  # noqa: ASYNC109 (httpx's, per request)
+        call: _Call,
         *,
         stream: bool = False,
         attempt: int = 0,
     ) -> tuple[httpx.Response, int]:
-        """Send with retries from retry number ``attempt``.
+        """Send with retries from retry number ``attempt``, within ``call``'s deadline.
 
         Returns:
-            A 2xx response (unread when ``stream``) and the number of retries used so far.
+            A 2xx response (unread when ``stream``, its reads bound by the deadline) and the
+            number of retries used so far.
         """
+        with anyio.CancelScope(deadline=call.deadline or float("inf")) as scope:
+            response, attempt = await self._attempts(method, url, body, call, stream, attempt)
+            if stream and call.deadline is not None and call.seconds is not None:
+                assert isinstance(response.stream, httpx.AsyncByteStream)  # an AsyncClient's
+                response.stream = DeadlineStream(response.stream, call.deadline, call.seconds)
+            return response, attempt
+        assert call.seconds is not None and scope.cancelled_caught  # only the deadline cancels
+        raise APITimeoutError(f"{method} {url} failed: {expired(call.seconds)}")
+
+    async def _attempts(
+        self,
+        method: str,
+        url: httpx.URL,
+        body: dict[str, Any] | None,
+        call: _Call,
+        stream: bool,
+        attempt: int,
+    ) -> tuple[httpx.Response, int]:
         content = None if body is None else self._serialise(body)
+        http = await self._pool.get() if isinstance(self._pool, LoopPools) else self._pool.get()
         while True:
-            request = self._http.build_request(
-                method,
-                url,
-                content=content,
-                headers=headers,
-                timeout=self._timeout if timeout is None else timeout,
+            request = http.build_request(
+                method, url, content=content, headers=call.headers, timeout=call.timeout
             )
-            response = None
+            response: httpx.Response | None = None
+            error: APIError | EventLoopError | None = None
+            fatal = False
             try:
-                response = await self._http.send(request, stream=stream)
+                response = await http.send(request, stream=stream)
                 if stream and not response.is_success:
                     try:  # the error body, for the message: it can break like any body
                         await response.aread()
                     finally:
                         await response.aclose()
-            except httpx.TimeoutException as exc:
-                message = redact(f"{method} {url} timed out: {exc!r}", self._api_key)
-                error: APIError = APITimeoutError(message, request=request)
-                error.__cause__ = exc
-            except httpx.TransportError as exc:
-                message = redact(f"{method} {url} failed: {exc!r}", self._api_key)
-                error = APIConnectionError(message, request=request)
-                if isinstance(exc, httpx.LocalProtocolError | httpx.UnsupportedProtocol):
-                    # Our own request is malformed (a bad header, a URL httpx cannot send):
-                    # sending it again cannot help.
-                    raise error from exc
-                error.__cause__ = exc
             except httpx.DecodingError as exc:  # the same answer would come back: not retried
-                raise undecodable(exc, request, self._api_key) from exc
-            else:
+                raise undecodable(exc, request, call.secrets) from exc
+            except httpx.TransportError as exc:
+                error = self._transport_error(method, url, request, exc, call.secrets)
+                # Our own request is malformed (a URL or header httpx cannot send): sending it
+                # again cannot help.
+                fatal = isinstance(exc, httpx.LocalProtocolError | httpx.UnsupportedProtocol)
+            except RuntimeError as exc:
+                if not (isinstance(self._pool, UserPool) and "loop" in str(exc)):
+                    raise
+                error, fatal = self._pool.wrong_loop(f" ({exc})"), True
+            if fatal and error is not None:
+                raise error  # outside the except clause: no implicit __context__ either
+            if response is not None and error is None:
                 if response.is_success:
                     return response, attempt
-                error = self._status_error(response)
+                error = self._status_error(response, call.secrets)
                 if body is not None and response.status_code in (400, 422):
                     if self._drop_unsupported(error, body):
                         content = self._serialise(body)
@@ -344,17 +446,59 @@ class ChatClient:
                 status = response.status_code
                 if status < 500 and status not in _RETRY_STATUSES:
                     raise error
+            assert error is not None
             if attempt >= self.max_retries:
                 raise error
-            await self._wait(attempt, error, response)
+            await self._wait(attempt, error, response, call)
             attempt += 1
 
-    async def _wait(self, attempt: int, error: Exception, response: httpx.Response | None) -> None:
-        """Sleep before retry number ``attempt + 1``, as the server asks or with backoff."""
-        delay = retry_after(response.headers) if response is not None else None
+    @staticmethod
+    def _transport_error(
+        method: str,
+        url: httpx.URL,
+        request: httpx.Request,
+        exc: httpx.TransportError,
+        secrets: Secrets,
+    ) -> APIConnectionError:
+        """The error for a failed exchange, with no header value in it or in its causes."""
+        kind = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+        what = "timed out" if kind is APITimeoutError else "failed"
+        error = kind(redact(f"{method} {url} {what}: {exc!r}", secrets), request=request)
+        chain: list[BaseException] = []
+        cause: BaseException | None = exc
+        while cause is not None and len(chain) < _CHAIN:
+            chain.append(cause)
+            cause = cause.__cause__ or cause.__context__
+        text = " ".join(f"{c!r} {c}" for c in chain)
+        # h11 and httpx quote the header value they could not send: keep such a cause out.
+        error.__cause__ = exc if redact(text, secrets) == text else None
+        error.__suppress_context__ = True
+        return error
+
+    async def _wait(
+        self, attempt: int, error: Exception, response: httpx.Response | None, call: _Call
+    ) -> None:
+        """Sleep before retry number ``attempt + 1``, as the server asks or with backoff.
+
+        Raises:
+            Exception: ``error`` itself, at once, when the server asks for a wait longer than
+                ``max_retry_wait`` (it is on the error as ``retry_after``), or when the wait
+                would outlast the call's ``request_timeout``.
+        """
+        asked = retry_after(response.headers) if response is not None else None
+        if asked is not None and asked > self._max_retry_wait:
+            _log.info(
+                "no retry: the server asks to wait %.3f s, more than max_retry_wait=%g s",
+                asked,
+                self._max_retry_wait,
+            )
+            raise error
+        delay = asked
         if delay is None:
             delay = min(self._backoff * 2**attempt, _MAX_BACKOFF) * (1 - 0.25 * random.random())
-        delay = min(max(delay, 0.0), _MAX_RETRY_AFTER)
+        delay = max(delay, 0.0)
+        if call.deadline is not None and anyio.current_time() + delay > call.deadline:
+            raise error  # the retry could not finish in time: the failure is the answer
         _log.info(
             "retrying in %.3f s (retry %d of %d) after: %s",
             delay,
@@ -368,19 +512,25 @@ class ChatClient:
         try:
             # pydantic-core's encoder is ~3x faster than json.dumps; Mappings become objects.
             return to_json(body, fallback=_to_jsonable)
-        except (PydanticSerializationError, TypeError, ValueError) as exc:
+        except (PydanticSerializationError, TypeError, ValueError, RecursionError) as exc:
             raise InvalidRequestError(
                 f"the request is not JSON-serialisable ({exc}); messages and tool results "
                 "must be plain str/int/float/bool/None/list/dict values"
             ) from None
 
-    def _status_error(self, response: httpx.Response) -> APIStatusError:
+    def _status_error(self, response: httpx.Response, secrets: Secrets) -> APIStatusError:
         status = response.status_code
-        details = error_details(response, self._api_key)
+        details = error_details(response, secrets)
         cls = _STATUS_ERRORS.get(status) or (
             InternalServerError if status >= 500 else APIStatusError
         )
-        return cls(details.pop("message"), status_code=status, response=response, **details)
+        return cls(
+            details.pop("message"),
+            status_code=status,
+            response=response,
+            retry_after=retry_after(response.headers),
+            **details,
+        )
 
     def _drop_unsupported(self, error: APIStatusError, body: dict[str, Any]) -> bool:
         """Drop the parameter a 400 rejects from ``body``; False when there is none to drop.
@@ -416,6 +566,11 @@ class ChatClient:
                 model,
             )
         return True
+
+
+def _pool(timeout: httpx.Timeout, ssl: ssl.SSLContext) -> httpx.AsyncClient:
+    # One SSL context for all of a client's pools: loading the CA bundle is the slow part.
+    return httpx.AsyncClient(timeout=timeout, limits=_LIMITS, verify=ssl)
 
 
 def _to_jsonable(value: Any) -> Any:

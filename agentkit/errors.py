@@ -3,9 +3,10 @@
 * AgentKitError (.messages: the conversation so far when raised inside a run)
   x InvalidRequestError (also ValueError): bad input caught before anything is sent
   x ToolDefinitionError (also TypeError): a function that cannot become a tool
+  x EventLoopError (also RuntimeError): a given http_client used from a loop it cannot serve
   x APIError: talking to the server failed
     + APIConnectionError -> APITimeoutError
-    + APIStatusError (.status_code .message .type .code .param .request_id .body)
+    + APIStatusError (.status_code .message .type .code .param .request_id .body .retry_after)
       -> BadRequestError 400 -> UnsupportedParameterError (.parameter)
       -> AuthenticationError 401, PermissionDeniedError 403, NotFoundError 404,
          ConflictError 409, UnprocessableEntityError 422, RateLimitError 429,
@@ -41,6 +42,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "EventLoopError",
     "InternalServerError",
     "InvalidRequestError",
     "MaxStepsExceeded",
@@ -83,6 +85,14 @@ class ToolDefinitionError(AgentKitError, TypeError):
     """A function, parameter or type that cannot be turned into a tool schema."""
 
 
+class EventLoopError(AgentKitError, RuntimeError):
+    """An ``http_client`` passed to `ChatClient` was used from an event loop it cannot serve.
+
+    An ``httpx.AsyncClient``'s connections belong to the loop that opened them. Give each loop
+    its own, or let `ChatClient` make its own pool (it keeps one per event loop).
+    """
+
+
 class APIError(AgentKitError):
     """Talking to the chat completions server failed."""
 
@@ -116,6 +126,7 @@ class APIStatusError(APIError):
         param: str | None = None,
         request_id: str | None = None,
         response: httpx.Response | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, request=response.request if response is not None else None)
         self.status_code = status_code
@@ -134,6 +145,12 @@ class APIStatusError(APIError):
         """The `x-request-id` header of the response, for support tickets."""
         self.response = response
         """The raw httpx response."""
+        self.retry_after = retry_after
+        """Seconds the server asked to wait before trying again (``Retry-After``), if any.
+
+        Set when a wait longer than the client's ``max_retry_wait`` was not slept through:
+        reschedule the call after this long.
+        """
 
     def __str__(self) -> str:
         parts = [f"HTTP {self.status_code}: {self.message}"]
