@@ -144,8 +144,6 @@ class Agent(Generic[OutputT]):
         self.usage_limits = usage_limits
         """Request and token limits of each run."""
         self._client = client
-        self._owns_client = client is None
-        self._client_loop: anyio.lowlevel.EventLoopToken | None = None  # where ours was used
         self._tools = check_unique(tools)
         # Built once: the hot path reuses these objects on every request.
         strict = frozenset(
@@ -179,22 +177,9 @@ class Agent(Generic[OutputT]):
     def client(self) -> ChatClient:
         """The client requests go through (created from the environment on first use).
 
-        A client the agent made itself follows the event loop: used from another loop (an
-        ``anyio.run`` after an earlier one, ``run_sync`` after ``await agent.run()``...), it
-        is replaced, because an httpx connection pool works only on the loop it was used on.
+        One client serves every run, from any event loop and thread: a `ChatClient` that
+        makes its own connection pool keeps one per event loop.
         """
-        if self._owns_client:
-            try:
-                loop = anyio.lowlevel.current_token()
-            except anyio.NoEventLoopError:
-                loop = None
-            if loop is not None and loop != self._client_loop:
-                if self._client is not None and self._client_loop is not None:
-                    # Its loop is over or elsewhere, so it can't be closed from here: the
-                    # connections close when it is collected.
-                    logger.debug("agent client replaced: used from a new event loop")
-                    self._client = None
-                self._client_loop = loop
         if self._client is None:
             self._client = ChatClient()
         return self._client
@@ -277,17 +262,7 @@ class Agent(Generic[OutputT]):
             run_id=run_id,
             interceptors=interceptors,
         )
-        return anyio.run(self._release_after, call)
-
-    async def _release_after(self, call: Callable[[], Awaitable[RunResult[OutputT]]]) -> Any:
-        # An httpx pool is bound to the event loop it was used on; run_sync's loop ends with
-        # the call, so a client the agent made itself is closed and made again next time.
-        try:
-            return await call()
-        finally:
-            if self._owns_client and self._client is not None:
-                client, self._client = self._client, None
-                await client.aclose()
+        return anyio.run(call)
 
     def stream(
         self,
