@@ -9,13 +9,24 @@ dropped: without it the answer would be to another question.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agentkit._http_errors import in_common_words, kept_error, unsupported_error
 from agentkit.errors import APIStatusError
 
-__all__ = ["DROPPABLE", "TOOL_STRICT", "drop", "unsupported_parameter", "without_strict"]
+__all__ = [
+    "DROPPABLE",
+    "TOOL_STRICT",
+    "drop",
+    "drop_unsupported",
+    "unsupported_parameter",
+    "without_strict",
+]
+
+_log = logging.getLogger("agentkit")
 
 TOOL_STRICT = "tools[].function.strict"
 """The name under which a server's rejection of the tools' ``strict`` flag is remembered."""
@@ -185,3 +196,40 @@ def unsupported_parameter(
         if root in body or root in dropped or root in ("model", "messages"):
             return root, candidate
     return None
+
+
+def drop_unsupported(
+    error: APIStatusError, body: dict[str, Any], dropped: set[str], server: str
+) -> bool:
+    """Drop the parameter a 400 rejects from ``body``; False when there is none to drop.
+
+    Only a parameter of `DROPPABLE` is left out (a rejected ``strict`` flag of the tools
+    is left out of copies of the tool definitions): without any other, the request would
+    ask for something else.
+
+    Raises:
+        BadRequestError: The server names a parameter whose removal would change the
+            request (``messages``, ``tools``, ``web_search_options``...); ``param`` is
+            what it named.
+        UnsupportedParameterError: The server names a parameter already dropped:
+            leaving it out did not help.
+    """
+    model = body["model"]
+    found = unsupported_parameter(in_common_words(error), body, dropped)
+    if found is None:
+        return False
+    name, named = found
+    if name not in DROPPABLE:
+        raise kept_error(error, named)
+    if not drop(name, body):
+        raise unsupported_error(error, name)
+    if name not in dropped:
+        dropped.add(name)
+        _log.warning(
+            "%s does not support the request parameter %r for model %r; it is left out "
+            "of this and later requests for that model",
+            server,
+            name,
+            model,
+        )
+    return True

@@ -1,7 +1,8 @@
-"""What a failed response says: how long to wait, what went wrong, which parameter to drop.
+"""Failed exchanges as typed errors: what the server said, how long it asked to wait.
 
 Servers word these differently (``Retry-After`` in seconds or as a date, ``retry-after-ms``,
-error bodies as objects, strings or Google's one-element lists); this module reads them all.
+error bodies as objects, strings or Google's one-element lists); this module reads them all,
+and builds every error from them (or from httpx's) with no secret in it or in its causes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,20 @@ from typing import Any
 import httpx
 
 from agentkit._redact import Secret, redact, redact_json
-from agentkit.errors import APIStatusError, BadRequestError, UnsupportedParameterError
+from agentkit.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
+    UnsupportedParameterError,
+)
 
 __all__ = [
     "MAX_DEPTH",
@@ -26,11 +40,25 @@ __all__ = [
     "kept_error",
     "loads",
     "retry_after",
+    "status_error",
+    "transport_error",
     "unsupported_error",
 ]
 
 MAX_DEPTH = 128
 """JSON nested deeper than this is refused: no real error body or model list comes close."""
+
+_CHAIN = 16  # causes followed when checking an httpx error for secrets
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
 
 # Google (Gemini) rejects a parameter with 'Unknown name "store": Cannot find field.', a
 # wording `unsupported_parameter` does not know; it reads it as "unknown field: store".
@@ -180,3 +208,40 @@ def kept_error(error: APIStatusError, named: str) -> BadRequestError:
         request_id=error.request_id,
         response=error.response,
     )
+
+
+def status_error(response: httpx.Response, secrets: Secret) -> APIStatusError:
+    """The typed error for an error status, its body read, every secret masked."""
+    status = response.status_code
+    details = error_details(response, secrets)
+    cls = _STATUS_ERRORS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
+    return cls(
+        details.pop("message"),
+        status_code=status,
+        response=response,
+        retry_after=retry_after(response.headers),
+        **details,
+    )
+
+
+def transport_error(
+    method: str,
+    url: httpx.URL,
+    request: httpx.Request,
+    exc: httpx.TransportError,
+    secrets: Secret,
+) -> APIConnectionError:
+    """The error for a failed exchange, with no header value in it or in its causes."""
+    kind = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+    what = "timed out" if kind is APITimeoutError else "failed"
+    error = kind(redact(f"{method} {url} {what}: {exc!r}", secrets), request=request)
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < _CHAIN:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    text = " ".join(f"{c!r} {c}" for c in chain)
+    # h11 and httpx quote the header value they could not send: keep such a cause out.
+    error.__cause__ = exc if redact(text, secrets) == text else None
+    error.__suppress_context__ = True
+    return error

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from pydantic_core import PydanticSerializationError, to_json
+
 from agentkit._fallback import TOOL_STRICT, without_strict
 from agentkit.errors import InvalidRequestError
 
-__all__ = ["build_body"]
+__all__ = ["build_body", "serialise"]
 
 _INT64 = 2**63  # seed is a signed 64-bit integer
 # Never left out by the unsupported-parameter fallback, and never settable through settings.
@@ -298,3 +300,23 @@ def build_body(
         if TOOL_STRICT in omit and tools:
             body["tools"] = without_strict(body["tools"])
     return body
+
+
+def serialise(body: dict[str, Any]) -> bytes:
+    """``body`` as JSON bytes; Mappings, tuples and sets as JSON objects and arrays."""
+    try:
+        # pydantic-core's encoder is ~3x faster than json.dumps; Mappings become objects.
+        return to_json(body, fallback=_to_jsonable)
+    except (PydanticSerializationError, TypeError, ValueError, RecursionError) as exc:
+        raise InvalidRequestError(
+            f"the request is not JSON-serialisable ({exc}); messages and tool results "
+            "must be plain str/int/float/bool/None/list/dict values"
+        ) from None
+
+
+def _to_jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")

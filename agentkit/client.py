@@ -7,11 +7,9 @@ parameters a gateway rejects dropped and remembered, and streams assembled into 
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import random
-import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -20,39 +18,20 @@ from typing import Any, Unpack
 import anyio
 import httpx
 from pydantic import ValidationError
-from pydantic_core import PydanticSerializationError, to_json
 
 from agentkit import _config
 from agentkit._deadline import DeadlineStream, expired
-from agentkit._fallback import DROPPABLE, drop, unsupported_parameter
-from agentkit._http_errors import (
-    error_details,
-    in_common_words,
-    kept_error,
-    loads,
-    retry_after,
-    unsupported_error,
-)
-from agentkit._params import build_body
+from agentkit._fallback import drop_unsupported
+from agentkit._http_errors import loads, retry_after, status_error, transport_error
+from agentkit._params import build_body, serialise
 from agentkit._pool import LoopPools, UserPool
 from agentkit._redact import Secrets, redact
 from agentkit._stream import ChatStream, parse_completion, undecodable
 from agentkit.errors import (
-    APIConnectionError,
     APIError,
     APIResponseError,
-    APIStatusError,
     APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
     EventLoopError,
-    InternalServerError,
-    InvalidRequestError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    UnprocessableEntityError,
 )
 from agentkit.types import (
     ChatCompletion,
@@ -72,23 +51,8 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 _log = logging.getLogger("agentkit")
 
-# httpx keeps only 20 idle connections by default: with more concurrent runs than that, every
-# response closes a connection and the next request opens one (measured: 1000 concurrent agent
-# runs took 5-9x longer). These are the openai SDK's limits.
-_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
-
 _MAX_BACKOFF = 8.0  # seconds; exponential backoff stops growing here
-_CHAIN = 16  # causes followed when checking an httpx error for secrets
 _RETRY_STATUSES = frozenset({408, 409, 429})
-_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,9 +153,7 @@ class ChatClient:
         self._stream_headers = {**headers, "Accept": "text/event-stream"}
         self._secrets = Secrets([self._api_key, *given.values()])
         self._pool: LoopPools | UserPool = (
-            UserPool(http_client)
-            if http_client is not None
-            else LoopPools(functools.partial(_pool, self._timeout, httpx.create_ssl_context()))
+            UserPool(http_client) if http_client is not None else LoopPools.own(self._timeout)
         )
         # Endpoints extend the path: appending to the string would land after a query.
         self._completions_url = base.copy_with(path=base.path + "/chat/completions")
@@ -406,7 +368,7 @@ class ChatClient:
         stream: bool,
         attempt: int,
     ) -> tuple[httpx.Response, int]:
-        content = None if body is None else self._serialise(body)
+        content = None if body is None else serialise(body)
         http = await self._pool.get() if isinstance(self._pool, LoopPools) else self._pool.get()
         while True:
             request = http.build_request(
@@ -425,7 +387,7 @@ class ChatClient:
             except httpx.DecodingError as exc:  # the same answer would come back: not retried
                 raise undecodable(exc, request, call.secrets) from exc
             except httpx.TransportError as exc:
-                error = self._transport_error(method, url, request, exc, call.secrets)
+                error = transport_error(method, url, request, exc, call.secrets)
                 # Our own request is malformed (a URL or header httpx cannot send): sending it
                 # again cannot help.
                 fatal = isinstance(exc, httpx.LocalProtocolError | httpx.UnsupportedProtocol)
@@ -438,10 +400,11 @@ class ChatClient:
             if response is not None and error is None:
                 if response.is_success:
                     return response, attempt
-                error = self._status_error(response, call.secrets)
+                error = status_error(response, call.secrets)
                 if body is not None and response.status_code in (400, 422):
-                    if self._drop_unsupported(error, body):
-                        content = self._serialise(body)
+                    dropped = self._unsupported.setdefault(body["model"], set())
+                    if drop_unsupported(error, body, dropped, self.base_url):
+                        content = serialise(body)
                         continue
                 status = response.status_code
                 if status < 500 and status not in _RETRY_STATUSES:
@@ -451,29 +414,6 @@ class ChatClient:
                 raise error
             await self._wait(attempt, error, response, call)
             attempt += 1
-
-    @staticmethod
-    def _transport_error(
-        method: str,
-        url: httpx.URL,
-        request: httpx.Request,
-        exc: httpx.TransportError,
-        secrets: Secrets,
-    ) -> APIConnectionError:
-        """The error for a failed exchange, with no header value in it or in its causes."""
-        kind = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
-        what = "timed out" if kind is APITimeoutError else "failed"
-        error = kind(redact(f"{method} {url} {what}: {exc!r}", secrets), request=request)
-        chain: list[BaseException] = []
-        cause: BaseException | None = exc
-        while cause is not None and len(chain) < _CHAIN:
-            chain.append(cause)
-            cause = cause.__cause__ or cause.__context__
-        text = " ".join(f"{c!r} {c}" for c in chain)
-        # h11 and httpx quote the header value they could not send: keep such a cause out.
-        error.__cause__ = exc if redact(text, secrets) == text else None
-        error.__suppress_context__ = True
-        return error
 
     async def _wait(
         self, attempt: int, error: Exception, response: httpx.Response | None, call: _Call
@@ -507,75 +447,3 @@ class ChatClient:
             error,
         )
         await anyio.sleep(delay)
-
-    def _serialise(self, body: dict[str, Any]) -> bytes:
-        try:
-            # pydantic-core's encoder is ~3x faster than json.dumps; Mappings become objects.
-            return to_json(body, fallback=_to_jsonable)
-        except (PydanticSerializationError, TypeError, ValueError, RecursionError) as exc:
-            raise InvalidRequestError(
-                f"the request is not JSON-serialisable ({exc}); messages and tool results "
-                "must be plain str/int/float/bool/None/list/dict values"
-            ) from None
-
-    def _status_error(self, response: httpx.Response, secrets: Secrets) -> APIStatusError:
-        status = response.status_code
-        details = error_details(response, secrets)
-        cls = _STATUS_ERRORS.get(status) or (
-            InternalServerError if status >= 500 else APIStatusError
-        )
-        return cls(
-            details.pop("message"),
-            status_code=status,
-            response=response,
-            retry_after=retry_after(response.headers),
-            **details,
-        )
-
-    def _drop_unsupported(self, error: APIStatusError, body: dict[str, Any]) -> bool:
-        """Drop the parameter a 400 rejects from ``body``; False when there is none to drop.
-
-        Only a parameter of `DROPPABLE` is left out (a rejected ``strict`` flag of the tools
-        is left out of copies of the tool definitions): without any other, the request would
-        ask for something else.
-
-        Raises:
-            BadRequestError: The server names a parameter whose removal would change the
-                request (``messages``, ``tools``, ``web_search_options``...); ``param`` is
-                what it named.
-            UnsupportedParameterError: The server names a parameter already dropped:
-                leaving it out did not help.
-        """
-        model = body["model"]
-        dropped = self._unsupported.setdefault(model, set())
-        found = unsupported_parameter(in_common_words(error), body, dropped)
-        if found is None:
-            return False
-        name, named = found
-        if name not in DROPPABLE:
-            raise kept_error(error, named)
-        if not drop(name, body):
-            raise unsupported_error(error, name)
-        if name not in dropped:
-            dropped.add(name)
-            _log.warning(
-                "%s does not support the request parameter %r for model %r; it is left out "
-                "of this and later requests for that model",
-                self.base_url,
-                name,
-                model,
-            )
-        return True
-
-
-def _pool(timeout: httpx.Timeout, ssl: ssl.SSLContext) -> httpx.AsyncClient:
-    # One SSL context for all of a client's pools: loading the CA bundle is the slow part.
-    return httpx.AsyncClient(timeout=timeout, limits=_LIMITS, verify=ssl)
-
-
-def _to_jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, tuple | set | frozenset):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
