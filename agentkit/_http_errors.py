@@ -214,12 +214,13 @@ def status_error(response: httpx.Response, secrets: Secret) -> APIStatusError:
     """The typed error for an error status, its body read, every secret masked."""
     status = response.status_code
     details = error_details(response, secrets)
+    wait = retry_after(response.headers)
     cls = _STATUS_ERRORS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
     return cls(
         details.pop("message"),
         status_code=status,
         response=response,
-        retry_after=retry_after(response.headers),
+        retry_after=None if wait is None else max(wait, 0.0),  # a date already past: 0
         **details,
     )
 
