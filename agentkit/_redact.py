@@ -17,6 +17,11 @@ __all__ = ["Secret", "Secrets", "redact", "redact_json"]
 
 _KEY_CHARS = r"A-Za-z0-9_\-"
 _MASK = "***"
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\(/)")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return chr(int(match[1], 16)) if match[1] else match[2]
 
 
 class Secrets:
@@ -48,10 +53,20 @@ class Secrets:
         return Secrets([*self.values, *new]) if new else self
 
     def redact(self, text: str) -> str:
-        """``text`` with every secret masked as ``***``."""
+        r"""``text`` with every secret masked as ``***``.
+
+        A secret spelled with ``\uXXXX`` escapes is found in the unescaped text: the
+        text is then returned unescaped, masked.
+        """
         if self._pattern is None:
             return text
-        return self._pattern.sub(_MASK, text)
+        text = self._pattern.sub(_MASK, text)
+        if "\\" in text:
+            unescaped = _ESCAPE.sub(_unescape, text)
+            masked = self._pattern.sub(_MASK, unescaped)
+            if masked != unescaped:
+                return masked
+        return text
 
 
 Secret = str | Secrets | None

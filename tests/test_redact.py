@@ -82,6 +82,18 @@ async def test_an_echoed_secret_is_masked_raw_and_decoded(
     assert_hidden(caplog.text)
 
 
+@pytest.mark.parametrize("template", [ESCAPED, UNICODE])
+async def test_an_echoed_secret_in_a_body_that_is_not_a_completion_is_masked(template: str):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return echo(200, template)
+
+    with anyio.fail_after(5), pytest.raises(errors.APIResponseError) as caught:
+        await client(handler).complete(
+            model="m", messages=USER, extra_headers={"x-tenant": USER_SECRET}
+        )
+    assert_hidden(shown(caught.value) + caught.value.body_start)
+
+
 async def test_an_echoed_secret_in_a_stream_error_event_is_masked():
     def handler(request: httpx.Request) -> httpx.Response:
         data = ESCAPED.format(*(s.replace("/", "\\/") for s in SECRETS))
