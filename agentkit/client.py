@@ -32,6 +32,7 @@ from agentkit.errors import (
     APIResponseError,
     APITimeoutError,
     EventLoopError,
+    InvalidRequestError,
 )
 from agentkit.types import (
     ChatCompletion,
@@ -128,8 +129,14 @@ class ChatClient:
 
         Raises:
             InvalidRequestError: The API key or a header holds a character an HTTP header
-                cannot carry, or the base URL does not start with http:// or https://.
+                cannot carry, the base URL does not start with http:// or https://, or a
+                time is negative (``request_timeout`` must be more than 0).
         """
+        if (request_timeout is not None and not request_timeout > 0) or not max_retry_wait >= 0:
+            raise InvalidRequestError(
+                "request_timeout must be a number of seconds > 0 (or None for no bound) and "
+                f"max_retry_wait >= 0, got {request_timeout!r} and {max_retry_wait!r}"
+            )
         env = os.environ
         key_source, key = _config.setting("api_key", api_key, env)
         source, url = _config.setting("base_url", base_url, env)

@@ -84,3 +84,9 @@ async def test_without_request_timeout_a_slow_answer_still_arrives():
     response = httpx.Response(200, content=body())
     completion = await client(response, request_timeout=None).complete(model="m", messages=USER)
     assert completion.choices[0].message.content == "late"
+
+
+@pytest.mark.parametrize("options", [{"request_timeout": 0}, {"max_retry_wait": -1}])
+def test_impossible_bounds_are_refused_at_creation(options: dict[str, Any]):
+    with pytest.raises(errors.InvalidRequestError, match="request_timeout must be"):
+        ChatClient(**options)
