@@ -14,8 +14,9 @@ import copy
 import functools
 import inspect
 import logging
+import types
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, Literal, cast
 
 import anyio
@@ -172,6 +173,11 @@ class Agent(Generic[OutputT]):
 
     def __repr__(self) -> str:
         return f"Agent(model={self.model!r}, tools={list(self._tools)!r})"
+
+    @property
+    def tools(self) -> Mapping[str, Tool[..., Any]]:
+        """The agent's tools by name (read-only: an agent's tools are fixed at construction)."""
+        return types.MappingProxyType(self._tools)
 
     @property
     def client(self) -> ChatClient:
