@@ -1,4 +1,4 @@
-"""agentkit.durable.dbos in one process: DBOS launched here on a SQLite file, the model a FakeServer.
+"""agentkit.durable.dbos in one process: DBOS launched here on SQLite, the model a FakeServer.
 
 Queues, handles, approvals, events, crash recovery and Postgres, all across processes, are in
 test_durable_dbos_workers.py. Here runs execute on each test's event loop, so each test closes
@@ -17,7 +17,7 @@ import pytest
 from dbos import DBOS
 
 from agentkit import Agent, InvalidRequestError, MaxStepsExceeded, tool
-from agentkit.durable.dbos import DBOSAgent
+from agentkit.durable.dbos import ApprovalRequested, DBOSAgent
 from agentkit.testing import FakeServer, tool_calls
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +40,7 @@ def delete_file(path: str) -> str:
 
 calc_agent = Agent("fake-model", tools=[add], name="calc")
 calc = DBOSAgent(calc_agent, polling_interval=0.05)
+files = DBOSAgent(Agent("fake-model", tools=[delete_file, add], name="files"), events=True)
 impatient = DBOSAgent(
     Agent("fake-model", tools=[delete_file], name="impatient"), approval_timeout=0.2
 )
@@ -72,7 +73,7 @@ async def model(
     monkeypatch.setenv("AGENTKIT_API_KEY", "sk-test")
     calls.clear()
     yield server
-    for durable in (calc, impatient, short):
+    for durable in (calc, files, impatient, short):
         await durable.agent.client.aclose()
 
 
@@ -105,6 +106,47 @@ async def test_a_finished_run_id_returns_the_recorded_result_without_running_aga
     assert (len(model.requests), calls) == (sent, ran)
 
 
+async def test_an_approval_waits_durably_and_the_events_are_published(model):
+    model.enqueue(tool_calls(("delete_file", {"path": "/tmp/a"}), ("add", {"a": 1, "b": 1})), "ok")
+    seen: list[object] = []
+
+    async def follow() -> None:
+        async for event in files.runs.get("files-1").events(idle_timeout=15):
+            seen.append(event)
+            if isinstance(event, ApprovalRequested):
+                await files.runs.get("files-1").approve(event.call_id)
+
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as group:
+            group.start_soon(follow)
+            result = await files.run("clean up", run_id="files-1")
+    assert (result.output, calls) == ("ok", ["add(1, 1)", "delete_file(/tmp/a)"])
+    kinds = [type(event).__name__ for event in seen]
+    # add runs while delete_file waits for its decision: the middle's order is the race's.
+    assert kinds[0] == "StepFinished" and kinds[-2:] == ["StepFinished", "RunFinished"]
+    assert sorted(kinds[1:-2]) == [
+        "ApprovalRequested",
+        "ToolCallFinished",
+        "ToolCallFinished",
+        "ToolCallStarted",
+        "ToolCallStarted",
+    ]
+    # The step IDs are not the race's: each call's step is reserved first, in call order.
+    assert await steps_of("files-1") == [
+        "agentkit.files.model_request",
+        "DBOS.writeStream",  # StepFinished
+        "agentkit.files.tool.delete_file",
+        "agentkit.files.tool.add",
+        "DBOS.writeStream",  # ApprovalRequested
+        "DBOS.recv",
+        "DBOS.sleep",  # the recv's durable timeout
+        "agentkit.files.model_request",
+        "DBOS.writeStream",
+        "DBOS.writeStream",  # RunFinished
+        "DBOS.closeStream",
+    ]
+
+
 async def test_no_decision_within_the_approval_timeout_denies(model):
     model.enqueue(tool_calls(("delete_file", {"path": "/x"})), "understood")
     with anyio.fail_after(20):
@@ -118,7 +160,8 @@ async def test_a_failed_run_raises_the_agentkit_error_with_its_messages(model):
     with anyio.fail_after(20), pytest.raises(MaxStepsExceeded) as caught:
         await short.run("loop", run_id="short-1")
     assert [m["role"] for m in caught.value.messages] == ["user", "assistant", "tool"]
-    assert (await DBOS.get_workflow_status_async("short-1")).status == "ERROR"
+    status = await DBOS.get_workflow_status_async("short-1")
+    assert status is not None and status.status == "ERROR"
 
 
 def test_a_durable_agent_needs_a_stable_name():

@@ -138,9 +138,12 @@ async def test_a_killed_worker_s_run_resumes_in_a_new_worker_without_repeating_d
             )
 
         # Kill the worker once the first tool call is recorded and the second one is running.
-        with anyio.fail_after(30):
-            while not (await fetch_recorded() and lines(work / "ran-ship_order")):
-                await anyio.sleep(0.02)
+        for _ in range(1500):
+            if await fetch_recorded() and lines(work / "ran-ship_order"):
+                break
+            await anyio.sleep(0.02)
+        else:
+            pytest.fail(f"the first tool call was never recorded:\n{workers.logs()}")
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         (work / "release").touch()  # from now on ship_order completes
@@ -186,7 +189,7 @@ async def test_another_process_approves_a_waiting_call_and_follows_the_events(
     run = await refunds.start("refund 41", run_id="refund-41")
     seen: list[Any] = []
     with anyio.fail_after(30):
-        async for event in run.events(timeout=20):
+        async for event in run.events(idle_timeout=20):
             seen.append(event)
             if isinstance(event, ApprovalRequested):
                 assert (event.name, event.arguments) == ("refund", '{"order": 41}')
@@ -223,7 +226,7 @@ async def test_a_decision_sent_before_the_run_waits_is_kept_and_a_denial_is_not_
 async def test_runs_are_listed_and_a_waiting_run_is_cancelled(refunds: DBOSRuns[str]):
     run = await refunds.start("refund 43", run_id="refund-43")
     with anyio.fail_after(30):
-        async for event in run.events(timeout=20):
+        async for event in run.events(idle_timeout=20):
             if isinstance(event, ApprovalRequested):
                 break
         pending = await refunds.list(status="PENDING")
@@ -269,7 +272,9 @@ async def test_a_thousand_runs_through_one_queue_over_two_workers_on_postgres(
         workers.start("pg-1")
         workers.start("pg-2")
         client = client_for(postgres.url)
-        runs: DBOSRuns[str] = DBOSRuns("adder", client=client, concurrency=40, polling_interval=0.05)
+        runs: DBOSRuns[str] = DBOSRuns(
+            "adder", client=client, concurrency=40, polling_interval=0.05
+        )
         total = 1000
         started = time.monotonic()
         limit = anyio.CapacityLimiter(8)
@@ -289,11 +294,11 @@ async def test_a_thousand_runs_through_one_queue_over_two_workers_on_postgres(
         elapsed = time.monotonic() - started
         statuses = await client.list_workflows_async(name="agentkit.adder", load_output=True)
         assert len(statuses) == total
-        outputs = {s.workflow_id: s.output.output for s in statuses}
+        outputs = {s.workflow_id: s.output.output for s in statuses if s.output is not None}
         assert outputs == {f"add-{i}": str(3 * i) for i in range(total)}
         executors = {s.executor_id for s in statuses}
         assert executors == {"pg-1", "pg-2"}, executors
-        print(f"\n{total} durable runs over 2 workers in {elapsed:.1f} s")  # noqa: T201
+        print(f"\n{total} durable runs over 2 workers in {elapsed:.1f} s")
         client.destroy()
     finally:
         workers.stop()

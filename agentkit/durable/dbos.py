@@ -24,7 +24,7 @@ from typing import Any, Generic, Literal
 from typing_extensions import TypeVar
 
 try:
-    from dbos import DBOS, DBOSClient, SetWorkflowID, WorkflowStatus
+    from dbos import DBOS, DBOSClient, SetWorkflowID, WorkflowHandleAsync, WorkflowStatus
 except ImportError as exc:  # pragma: no cover - tested in a subprocess without dbos
     raise ImportError(
         "agentkit.durable.dbos needs DBOS: pip install 'agentkit-loop[dbos]'"
@@ -150,10 +150,11 @@ class DBOSAgent(Generic[OutputT]):
         Returns:
             The run's result; its ``run_id`` is the workflow id.
         """
+        recorded, earlier = _listed(input), None if history is None else list(history)
         if run_id is None:
-            return await self._workflow(input, _listed(history))
+            return await self._workflow(recorded, earlier)
         with SetWorkflowID(run_id):
-            return await self._workflow(input, _listed(history))
+            return await self._workflow(recorded, earlier)
 
     async def start(
         self,
@@ -254,7 +255,8 @@ class DBOSRuns(Generic[OutputT]):
             options["workflow_id"] = run_id
         if priority is not None:
             options["priority"] = priority
-        args = (input, _listed(history))
+        args = (_listed(input), None if history is None else list(history))
+        handle: WorkflowHandleAsync[Any]
         if isinstance(self._backend, DBOSClient):
             handle = await self._backend.enqueue_async(options, *args)  # type: ignore[arg-type]
         else:
@@ -317,6 +319,7 @@ class DBOSRun(Generic[OutputT]):
             DBOSAwaitedWorkflowCancelledError: The run was cancelled.
             AgentKitError: The run failed (``MaxStepsExceeded``, ``APIError``...).
         """
+        handle: WorkflowHandleAsync[RunResult[OutputT]]
         handle = await self._backend.retrieve_workflow_async(self.run_id)
         result: RunResult[OutputT] = await handle.get_result(polling_interval_sec=poll_interval)
         return result
@@ -341,7 +344,7 @@ class DBOSRun(Generic[OutputT]):
         """
         await self._backend.send_async(self.run_id, approved, approval_topic(call_id))
 
-    async def events(self, *, timeout: float | None = None) -> AsyncIterator[DurableEvent]:
+    async def events(self, *, idle_timeout: float | None = None) -> AsyncIterator[DurableEvent]:
         """The run's events from the start, live, until it ends (the agent needs ``events=True``).
 
         `ToolCallStarted` and `ToolCallFinished` are written by the tool call's step, so a call
@@ -349,18 +352,22 @@ class DBOSRun(Generic[OutputT]):
         `ApprovalRequested` and the final `RunFinished` are published once.
 
         Args:
-            timeout: Most seconds to wait for each next event (default: no limit).
+            idle_timeout: Most seconds to wait for each next event (default: no limit); then
+                DBOS raises ``DBOSStreamTimeoutError``.
 
         Yields:
             `StepFinished`, `ToolCallStarted`, `ToolCallFinished`, `ApprovalRequested`, and
             `RunFinished` last when the run succeeds.
         """
         stream = self._backend.read_stream_async(
-            self.run_id, EVENTS_KEY, timeout_seconds=timeout, polling_interval_sec=0.05
+            self.run_id, EVENTS_KEY, timeout_seconds=idle_timeout, polling_interval_sec=0.05
         )
         async for event in stream:
             yield event
 
 
-def _listed(history: Sequence[MessageParam] | None) -> list[MessageParam] | None:
-    return None if history is None else list(history)
+def _listed(
+    messages: str | Sequence[MessageParam] | None,
+) -> str | list[MessageParam] | None:
+    # Recorded as the workflow's input: plain lists, whatever sequence the caller had.
+    return messages if messages is None or isinstance(messages, str) else list(messages)
