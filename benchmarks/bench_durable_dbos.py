@@ -107,7 +107,8 @@ async def compare(database: str, rounds: int, runs: int) -> None:
                 return str(await bare("Weather in Paris?"))
 
             await _round(run_bare, run_durable, 10)  # warm-up
-            ratios, cpu = [], ([], [])  # type: ignore[var-annotated]
+            ratios: list[float] = []
+            cpu: tuple[list[float], list[float]] = ([], [])
             for i in range(rounds):
                 bare_ms, ours_ms = await _round(run_bare, run_durable, runs)
                 base, ours = statistics.median(bare_ms), statistics.median(ours_ms)

@@ -7,17 +7,26 @@ the agents' clients before its loop ends.
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
+import httpx
 import pytest
 from dbos import DBOS
 
-from agentkit import Agent, InvalidRequestError, MaxStepsExceeded, tool
-from agentkit.durable.dbos import ApprovalRequested, DBOSAgent
+from agentkit import (
+    Agent,
+    InvalidRequestError,
+    MaxStepsExceeded,
+    RateLimitError,
+    tool,
+)
+from agentkit.durable.dbos import ApprovalRequested, DBOSAgent, DBOSRun
 from agentkit.testing import FakeServer, tool_calls
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +53,8 @@ files = DBOSAgent(Agent("fake-model", tools=[delete_file, add], name="files"), e
 impatient = DBOSAgent(
     Agent("fake-model", tools=[delete_file], name="impatient"), approval_timeout=0.2
 )
+# Only ever run by DBOS's own event loop (from its queue): its client lives there.
+queued = DBOSAgent(Agent("fake-model", tools=[add], name="queued"), polling_interval=0.05)
 short = DBOSAgent(Agent("fake-model", tools=[add], name="short", max_steps=1))
 
 
@@ -77,8 +88,21 @@ async def model(
         await durable.agent.client.aclose()
 
 
+async def started(run: DBOSRun[str]) -> None:
+    """Wait until the run exists (a run started by another task of the test)."""
+    for _ in range(1000):
+        if await run.status() is not None:
+            return
+        await anyio.sleep(0.01)
+    pytest.fail(f"{run} never started")
+
+
+async def steps_of_ids(run_id: str) -> list[Any]:
+    return list(await DBOS.list_workflow_steps_async(run_id))
+
+
 async def steps_of(run_id: str) -> list[str]:
-    return [step["function_name"] for step in await DBOS.list_workflow_steps_async(run_id)]
+    return [step["function_name"] for step in await steps_of_ids(run_id)]
 
 
 async def test_a_run_is_a_workflow_and_each_request_and_tool_call_a_named_step(model):
@@ -111,10 +135,12 @@ async def test_an_approval_waits_durably_and_the_events_are_published(model):
     seen: list[object] = []
 
     async def follow() -> None:
-        async for event in files.runs.get("files-1").events(idle_timeout=15):
+        run = files.runs.get("files-1")
+        await started(run)
+        async for event in run.events(idle_timeout=15):
             seen.append(event)
             if isinstance(event, ApprovalRequested):
-                await files.runs.get("files-1").approve(event.call_id)
+                await run.approve(event.call_id)
 
     with anyio.fail_after(20):
         async with anyio.create_task_group() as group:
@@ -145,6 +171,61 @@ async def test_an_approval_waits_durably_and_the_events_are_published(model):
         "DBOS.writeStream",  # RunFinished
         "DBOS.closeStream",
     ]
+
+
+async def test_two_calls_waiting_for_approval_take_their_waits_in_call_order(model):
+    model.enqueue(
+        tool_calls(("delete_file", {"path": "/a"}), ("delete_file", {"path": "/b"}, "call_b")),
+        "both handled",
+    )
+
+    async def decide() -> None:
+        run = files.runs.get("files-2")
+        await started(run)
+        await run.approve("call_b", True)  # the second call's decision comes first
+        async for event in run.events(idle_timeout=15):
+            if isinstance(event, ApprovalRequested) and event.call_id == "call_1":
+                await run.approve("call_1", False)
+
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as group:
+            group.start_soon(decide)
+            result = await files.run("delete both", run_id="files-2")
+    assert calls == ["delete_file(/b)"]
+    assert [m["content"] for m in result.messages if m["role"] == "tool"] == [
+        "error: the user denied this call to 'delete_file'; it was not run",
+        "deleted /b",
+    ]
+    steps = [(s["function_id"], s["function_name"]) for s in await steps_of_ids("files-2")]
+    assert steps[2:9] == [
+        # 3 is reserved for call 1's step, never used: the call was denied
+        (4, "agentkit.files.tool.delete_file"),  # reserved for call 2
+        (5, "DBOS.writeStream"),  # call 1 waits first...
+        (6, "DBOS.recv"),
+        (7, "DBOS.sleep"),
+        (8, "DBOS.writeStream"),  # ...then call 2, whatever order their tasks ran in
+        (9, "DBOS.recv"),
+        (10, "DBOS.sleep"),
+    ]
+
+
+async def test_runs_queued_from_this_process_run_on_dbos_s_loop(model):
+    assert queued.runs.queue_name == "agentkit.queued"
+    model.responder = lambda body: (
+        tool_calls(("add", {"a": 20, "b": 22}))
+        if body["messages"][-1]["role"] == "user"
+        else f"sum {body['messages'][-1]['content']}"
+    )
+    first = await queued.start("add", priority=1)
+    second = await queued.start("add", run_id="queued-2")
+    assert (repr(queued), repr(second)) == (
+        "DBOSAgent(name='queued', agent=Agent(model='fake-model', tools=['add']))",
+        "DBOSRun('queued-2')",
+    )
+    with anyio.fail_after(20):
+        outputs = [(await run.result(poll_interval=0.05)).output for run in (first, second)]
+    assert outputs == ["sum 42", "sum 42"]
+    assert await second.status() == "SUCCESS"
 
 
 async def test_no_decision_within_the_approval_timeout_denies(model):
@@ -187,3 +268,22 @@ def test_without_the_extra_the_error_names_the_pip_install():
     done = _python(code)
     assert done.returncode == 1
     assert "pip install 'agentkit-loop[dbos]'" in done.stderr
+
+
+def test_a_stored_error_keeps_its_data_and_leaves_the_api_key_behind():
+    # DBOS pickles a failed run's error into its database, for result() in any process.
+    request = httpx.Request("POST", "http://x/v1", headers={"authorization": "Bearer sk-secret"})
+    error = RateLimitError(
+        "slow down",
+        status_code=429,
+        request_id="req_1",
+        response=httpx.Response(429, request=request),
+    )
+    error.messages = [{"role": "user", "content": "hi"}]
+    stored = pickle.dumps(error)
+    assert b"sk-secret" not in stored
+    again = pickle.loads(stored)
+    assert (type(again), str(again), again.status_code) == (RateLimitError, str(error), 429)
+    assert (again.messages, again.response, again.request) == (error.messages, None, None)
+    failed = pickle.loads(pickle.dumps(MaxStepsExceeded(3, messages=error.messages)))
+    assert (failed.max_steps, str(failed)) == (3, str(MaxStepsExceeded(3)))

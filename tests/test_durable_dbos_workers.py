@@ -118,9 +118,12 @@ def client_for(database: str) -> DBOSClient:
 # --- crash recovery, on the embedded default (SQLite) ----------------------------------------
 
 
+@pytest.mark.parametrize("recovery", ["restart", "resume"])
 async def test_a_killed_worker_s_run_resumes_in_a_new_worker_without_repeating_done_calls(
-    model: FakeServer, work: Path
+    model: FakeServer, work: Path, recovery: str
 ):
+    """restart: a worker with the dead one's executor id recovers its runs by itself.
+    resume: a worker with another id takes the run over once it is resumed (queued again)."""
     database = f"sqlite:///{work / 'runs.sqlite'}"
     workers = Workers(database, work, model)
     try:
@@ -148,7 +151,11 @@ async def test_a_killed_worker_s_run_resumes_in_a_new_worker_without_repeating_d
         first.wait(10)
         (work / "release").touch()  # from now on ship_order completes
 
-        workers.start("w1")  # the same executor id: DBOS recovers its unfinished runs
+        if recovery == "restart":
+            workers.start("w1")  # the same executor id: DBOS recovers its unfinished runs
+        else:
+            workers.start("w2")
+            await run.resume()
         with anyio.fail_after(30):
             result = await run.result(poll_interval=0.05)
         assert result.output == "order 7: 2 books | order 7 shipped"

@@ -19,6 +19,10 @@ EXPECTED: dict[str, list[list[str]]] = {
         ['-> get_weather({"city": "Paris"})', '-> calculate({"expression": "(1 + 24) / 2"})',
          "(1 + 24) / 2 = 12.5", "[3 steps, "],
     ],
+    "durable_dbos": [
+        [": order 42 left the warehouse today", 'approving refund({"order": 42})',
+         "- order 42 refunded"],
+    ],
     "human_approval": [["tool: error: the user denied this call to 'delete_files'"]],
     "multi_agent": [["84", "requests, sub-agent included: 4"]],
     "research_workflow": [

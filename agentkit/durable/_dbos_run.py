@@ -84,19 +84,19 @@ class _Turn:
         self.asked: set[int] = set()
 
     def index_of(self, call: dict[str, Any]) -> int:
-        for i, candidate in enumerate(self.calls):
-            if candidate is call:
-                return i
-        raise LookupError(f"tool call {call.get('id')!r} is not one of this turn's calls")
+        # By identity: the executor hands each call the turn's own dict.
+        return next(i for i, candidate in enumerate(self.calls) if candidate is call)
 
     def approval_index(self, request: ToolCallRequest) -> int:
-        # Call ids may repeat within a turn (some servers send "" for every call).
-        for i in self.entered:
-            call = self.calls[i]
-            if i not in self.asked and call["id"] == request.call_id:
-                self.asked.add(i)
-                return i
-        raise LookupError(f"tool call {request.call_id!r} is not waiting for approval")
+        # Call ids may repeat within a turn (some servers send "" for every call): the first
+        # call with this id that has not asked yet, in call order.
+        i = next(
+            i
+            for i in self.entered
+            if i not in self.asked and self.calls[i]["id"] == request.call_id
+        )
+        self.asked.add(i)
+        return i
 
 
 class StepsInterceptor(Interceptor):
@@ -127,11 +127,11 @@ class StepsInterceptor(Interceptor):
         if self._events:
             # Written by the workflow, after the step: recorded, so published exactly once.
             parsed = ChatCompletion.model_validate(completion)
-            if parsed.choices:
+            for choice in parsed.choices[:1]:  # none: the loop raises APIResponseError next
                 event = StepFinished(
                     step=ctx.step + 1,
                     usage=RunUsage.from_usage(parsed.usage),
-                    message=parsed.choices[0].message,
+                    message=choice.message,
                 )
                 await DBOS.write_stream_async(EVENTS_KEY, event)
         return completion

@@ -162,9 +162,14 @@ class DBOSAgent(Generic[OutputT]):
         *,
         history: Sequence[MessageParam] | None = None,
         run_id: str | None = None,
+        priority: int | None = None,
     ) -> DBOSRun[OutputT]:
-        """Queue a run for any worker (``self.runs.start``); see `DBOSRuns.start`."""
-        return await self.runs.start(input, history=history, run_id=run_id)
+        """Queue a run for any worker: ``self.runs.start``, same arguments (see `DBOSRuns.start`).
+
+        Returns:
+            A handle to the run.
+        """
+        return await self.runs.start(input, history=history, run_id=run_id, priority=priority)
 
     async def _execute(self, input: Any, history: list[MessageParam] | None) -> RunResult[OutputT]:
         steps = StepsInterceptor(
@@ -334,6 +339,15 @@ class DBOSRun(Generic[OutputT]):
     async def cancel(self) -> None:
         """Stop the run: it starts no further step (one running finishes) and ends CANCELLED."""
         await self._backend.cancel_workflow_async(self.run_id)
+
+    async def resume(self) -> None:
+        """Queue the run again, to go on from its last recorded step on any worker.
+
+        For a run whose worker is gone for good (a restarted worker with the same
+        ``executor_id`` recovers its runs by itself), or one that was cancelled. Never resume a
+        run that is still running on a live worker: it would then run in two places.
+        """
+        await self._backend.resume_workflow_async(self.run_id)
 
     async def approve(self, call_id: str, approved: bool = True) -> None:
         """Decide on a tool call the run waits on (or will wait on) for approval.
