@@ -228,6 +228,21 @@ async def test_runs_queued_from_this_process_run_on_dbos_s_loop(model):
     assert await second.status() == "SUCCESS"
 
 
+async def test_only_an_explicit_true_approves(model):
+    model.enqueue(tool_calls(("delete_file", {"path": "/c"})), "not deleted")
+
+    async def decide() -> None:
+        await started(files.runs.get("files-3"))
+        await DBOS.send_async("files-3", "yes", "agentkit.approval:call_1")  # not a bool
+
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as group:
+            group.start_soon(decide)
+            result = await files.run("delete /c", run_id="files-3")
+    assert "denied" in result.messages[-2]["content"]
+    assert calls == []
+
+
 async def test_no_decision_within_the_approval_timeout_denies(model):
     model.enqueue(tool_calls(("delete_file", {"path": "/x"})), "understood")
     with anyio.fail_after(20):

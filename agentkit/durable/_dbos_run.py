@@ -174,7 +174,7 @@ class StepsInterceptor(Interceptor):
                 self._approval_timeout,
             )
             return False
-        return bool(verdict)
+        return verdict is True  # only an explicit True runs the call (not "no", not 1)
 
     async def tool_call(
         self, ctx: RunContext[Any], call: dict[str, Any], call_next: ToolCall
