@@ -116,6 +116,9 @@ async def test_a_run_is_a_workflow_and_each_request_and_tool_call_a_named_step(m
         "agentkit.calc.tool.add",
         "agentkit.calc.model_request",
     ]
+    assert dict(calc_agent.tools) == {"add": add}  # read-only: what the durable run reads
+    with pytest.raises(TypeError):
+        calc_agent.tools["sub"] = add  # type: ignore[index]
     # The same Agent, unchanged, still runs plain.
     model.enqueue(tool_calls(("add", {"a": 1, "b": 2})), "3")
     assert (await calc_agent.run("add")).output == "3"
