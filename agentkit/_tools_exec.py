@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from agentkit._taskgroup import task_group
 from agentkit.checkpoint import CheckpointStore, RunState
 from agentkit.context import RunContext
 from agentkit.events import (
@@ -194,7 +195,7 @@ class ToolExecutor:
         if len(todo) == 1:  # the common case needs no task group
             await answer(todo[0])
         elif todo:
-            async with anyio.create_task_group() as group:
+            async with task_group() as group:  # a hook's error comes out as itself
                 for i in todo:
                     group.start_soon(answer, i)
         state.messages.extend(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import anyio
 
+from agentkit._taskgroup import first_failure
 from agentkit.result import RunResult, RunUsage
 
 if TYPE_CHECKING:
@@ -216,9 +217,9 @@ class AgentStream:
             # The run reports its errors through the stream, so the group holds the block's own
             # exception or one the run could not report (a BaseException from a tool): raise it
             # as itself, as `Agent.run` would, not wrapped in a group.
-            if len(group.exceptions) != 1:  # pragma: no cover - there is one task besides ours
+            escaped = first_failure(group)
+            if escaped is None:  # only cancellations: the scope that cancelled us handles them
                 raise
-            escaped = group.exceptions[0]
         finally:
             self._receive.close()
         if escaped is not None and escaped is not exc:
@@ -240,7 +241,9 @@ class Hooks:
     """Callbacks around model requests and tool calls; subclass and override what you need.
 
     Every method is a no-op by default. Hooks run inside the run's task: an exception raised by
-    a hook stops the run. Tool hooks run in the tool call's task, so they may run concurrently.
+    a hook stops the run (the turn's other tool calls are cancelled) and comes out of
+    ``run``/``stream`` as itself, never inside an `ExceptionGroup`, however many calls the turn
+    had. Tool hooks run in the tool call's task, so they may run concurrently.
 
     Example:
         ```python

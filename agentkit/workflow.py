@@ -28,6 +28,7 @@ from typing import Any, TypeVar, cast
 import anyio
 import anyio.to_thread
 
+from agentkit._taskgroup import task_group
 from agentkit.checkpoint import _write_atomic  # one atomic write for both stores of JSON
 from agentkit.types import MessageParam
 
@@ -46,9 +47,9 @@ async def gather(
 
     Each job is an awaitable (``agent.run(...)``) or a zero-argument async callable
     (``lambda: agent.run(...)``). Unlike `asyncio.gather`, the first failure cancels every
-    other job and is raised as itself (not inside an `ExceptionGroup`; a group is raised only
-    when several jobs failed at the same moment). Jobs that never started are closed, so no
-    "coroutine was never awaited" warning follows.
+    other job and is raised as itself, never inside an `ExceptionGroup` (when several jobs
+    fail at the same moment, the first is raised and a note on it names the others). Jobs
+    that never started are closed, so no "coroutine was never awaited" warning follows.
 
     Example:
         ```python
@@ -238,18 +239,9 @@ async def _in_order(thunks: Iterable[Callable[[], Awaitable[T]]], *, workers: in
         for index, thunk in numbered:
             results[index] = await thunk()
 
-    failure: BaseException | None = None
-    try:
-        async with anyio.create_task_group() as group:
-            for _ in range(workers):
-                group.start_soon(worker)
-    except BaseExceptionGroup as errors:
-        if len(errors.exceptions) != 1:
-            raise  # several jobs failed at once: none of them is "the" error
-        failure = errors.exceptions[0]
-    if failure is not None:
-        # raised outside the `except`, so the traceback doesn't show the group wrapping it
-        raise failure
+    async with task_group() as group:  # the first failure comes out as itself
+        for _ in range(workers):
+            group.start_soon(worker)
     return [results[i] for i in range(len(results))]
 
 

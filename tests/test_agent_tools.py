@@ -502,3 +502,61 @@ async def test_calls_with_empty_or_repeated_ids_keep_their_replies(
     )
     await Agent("m", tools=[add], client=client).run("go")
     assert [(m["tool_call_id"], m["content"]) for m in replies(server)] == [("", "2"), ("", "4")]
+
+
+class HookFailed(Exception):
+    """Raised by the hooks and approve callbacks below."""
+
+
+class FailingHooks(Hooks):
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    async def before_tool(self, ctx: RunContext[Any], call: ToolCallRequest) -> None:
+        if self.where == "before_tool":
+            raise HookFailed(call.call_id)
+
+    async def after_tool(
+        self, ctx: RunContext[Any], call: ToolCallRequest, result: ToolResult
+    ) -> None:
+        if self.where == "after_tool":
+            raise HookFailed(call.call_id)
+
+
+def failing_approve(where: str) -> Any:
+    def approve(call: ToolCallRequest) -> bool:
+        raise HookFailed(call.call_id)
+
+    async def approve_async(call: ToolCallRequest) -> bool:
+        await anyio.lowlevel.checkpoint()
+        raise HookFailed(call.call_id)
+
+    return {"approve": approve, "approve_async": approve_async}.get(where)
+
+
+@pytest.mark.parametrize("mode", ["run", "plain", "live"])
+@pytest.mark.parametrize("calls", [1, 2, 3])
+@pytest.mark.parametrize("where", ["before_tool", "after_tool", "approve", "approve_async"])
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_a_hook_or_approve_error_comes_out_as_itself(
+    server: FakeServer, where: str, calls: int, mode: str
+) -> None:
+    """Whatever the number of calls in the turn (one runs without a task group, two with)."""
+    server.enqueue(tool_calls(*[("delete_file", {"path": f"/tmp/{n}"}) for n in range(calls)]))
+    async with ChatClient(base_url=server.url, api_key="k", max_retries=0) as client:
+        agent = Agent(
+            "m",
+            tools=[delete_file],
+            client=client,
+            hooks=[FailingHooks(where)],
+            approve=failing_approve(where),
+            max_concurrency=2,  # three calls go through the limiter
+        )
+        with anyio.fail_after(5), pytest.raises(HookFailed) as caught:
+            if mode == "live":
+                async with agent.stream("go") as events:
+                    async for _ in events:
+                        pass
+            else:
+                await run(agent, "go", stream=mode == "plain")
+    assert str(caught.value).startswith("call_")
