@@ -3,15 +3,17 @@
 `ToolExecutor.call_tool` is the tool-call side effect of the loop (the agent reaches it through
 `Agent._call_tool`): a wire tool call in, a JSON outcome out. It never raises (but for
 cancellation, and errors in hooks or ``approve``).
-`Run` is the mutable side of one run, shared by the loop and the tool calls.
+`Run` is the mutable side of one run, shared by the loop and the tool calls, and the holder of
+its deadline.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -19,6 +21,7 @@ import anyio
 from agentkit._taskgroup import task_group
 from agentkit.checkpoint import CheckpointStore, RunState
 from agentkit.context import RunContext
+from agentkit.errors import RunTimeoutError
 from agentkit.events import (
     AgentEvent,
     EventSink,
@@ -34,7 +37,7 @@ from agentkit.tools import Tool, ToolResult
 if TYPE_CHECKING:
     from agentkit.agent import Agent
 
-__all__ = ["Approve", "Run", "ToolExecutor"]
+__all__ = ["Approve", "Run", "ToolExecutor", "bounded"]
 
 logger = logging.getLogger("agentkit")
 
@@ -50,6 +53,7 @@ class Run:
 
     __slots__ = (
         "agent",
+        "deadline",
         "deps",
         "emit",
         "interceptors",
@@ -58,6 +62,7 @@ class Run:
         "sink",
         "state",
         "store",
+        "timeout",
     )
 
     def __init__(
@@ -70,6 +75,8 @@ class Run:
         *,
         agent: Agent[Any] | None = None,
         interceptors: tuple[Interceptor, ...] = (),
+        timeout: float | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.state = state
         self.agent = agent
@@ -83,6 +90,16 @@ class Run:
         self.run_id = run_id
         # Tool calls finish concurrently; saves must not overtake each other.
         self.lock = anyio.Lock() if store is not None else None
+        self.timeout = timeout
+        self.deadline = deadline  # on anyio's clock, when `timeout` is set
+
+    def bounded(self) -> contextlib.AbstractContextManager[None]:
+        """A block of the run's work that its deadline cancels (see `bounded`).
+
+        The loop wraps each stretch between two of its ``yield``s in one: a cancel scope must
+        not stay open across a ``yield``, where the reader's code runs.
+        """
+        return bounded(self.deadline, self.timeout)
 
     def add_usage(self, usage: RunUsage) -> None:
         self.state.usage = self.state.usage + usage
@@ -110,6 +127,33 @@ class Run:
         if self.store is not None and self.lock is not None and self.run_id is not None:
             async with self.lock:
                 await self.store.save(self.run_id, self.state)
+
+
+def bounded(
+    deadline: float | None, timeout: float | None
+) -> contextlib.AbstractContextManager[None]:
+    """A block cancelled at ``deadline`` (anyio's clock), raising `RunTimeoutError` instead.
+
+    Past the deadline, the block doesn't start. Everything the block started (an HTTP
+    request, tool calls and their task group) is cancelled and has finished before the error
+    is raised. No deadline: no scope at all.
+    """
+    if deadline is None or timeout is None:
+        return _UNBOUNDED
+    return _deadline_scope(deadline, timeout)
+
+
+_UNBOUNDED = contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _deadline_scope(deadline: float, timeout: float) -> Iterator[None]:
+    if anyio.current_time() >= deadline:  # no new work past it, even work that never waits
+        raise RunTimeoutError(timeout)
+    with anyio.CancelScope(deadline=deadline) as scope:
+        yield
+    if scope.cancelled_caught:
+        raise RunTimeoutError(timeout)
 
 
 class ToolExecutor:

@@ -16,7 +16,7 @@ import inspect
 import logging
 import types
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, Literal, cast
 
 import anyio
@@ -24,7 +24,7 @@ import anyio.lowlevel
 from typing_extensions import TypeVar
 
 from agentkit._output import OutputError, OutputSpec
-from agentkit._tools_exec import Approve, Run, ToolExecutor
+from agentkit._tools_exec import Approve, Run, ToolExecutor, bounded
 from agentkit.checkpoint import CheckpointStore, RunState
 from agentkit.client import ChatClient
 from agentkit.context import RunContext
@@ -57,6 +57,8 @@ __all__ = ["Agent"]
 OutputT = TypeVar("OutputT", default=str)
 
 logger = logging.getLogger("agentkit")
+
+_RELEASE_SECONDS = 10.0  # the most a run waits, once cancelled, for its store to release its id
 
 Instructions = str | Callable[[RunContext[Any]], str | Awaitable[str]]
 
@@ -96,6 +98,10 @@ class Agent(Generic[OutputT]):
         hooks: `Hooks` called around every request and tool call.
         output_retries: How many times an answer that fails validation is sent back to the
             model with the error before `OutputValidationError` is raised.
+        run_timeout: Seconds each run (each call of `run`, `run_sync` or `stream`; a resumed
+            run starts afresh) may take, model requests, tool calls and hooks included. Past
+            it, whatever is in flight is cancelled and `RunTimeoutError` is raised with the
+            messages and usage so far. None (default): no bound.
         name: A name for logs, and the default name of `as_tool`.
         interceptors: `Interceptor`s around every run of this agent, its model requests, tool
             executions and approvals (tracing, durable execution...); they wrap those given to
@@ -125,12 +131,17 @@ class Agent(Generic[OutputT]):
         approve: Approve | None = None,
         hooks: Sequence[Hooks] = (),
         output_retries: int = 2,
+        run_timeout: float | None = None,
         name: str | None = None,
         interceptors: Sequence[Interceptor] = (),
     ) -> None:
         if max_steps < 1 or max_concurrency < 1 or output_retries < 0:
             raise InvalidRequestError(
                 "max_steps and max_concurrency must be >= 1 and output_retries >= 0"
+            )
+        if run_timeout is not None and not run_timeout > 0:  # NaN too
+            raise InvalidRequestError(
+                f"run_timeout must be a number of seconds > 0 (or None), got {run_timeout!r}"
             )
         self.model = model
         """The model id."""
@@ -144,6 +155,8 @@ class Agent(Generic[OutputT]):
         """The type of the final answer."""
         self.usage_limits = usage_limits
         """Request and token limits of each run."""
+        self.run_timeout = run_timeout
+        """Seconds each run may take, or None."""
         self._client = client
         self._tools = check_unique(tools)
         # Built once: the hot path reuses these objects on every request.
@@ -210,11 +223,13 @@ class Agent(Generic[OutputT]):
             history: Earlier messages (e.g. a previous result's ``messages``). If it starts
                 with a system message, the agent's instructions replace it.
             deps: Anything tools and instructions need, given to them as ``ctx.deps``.
-            checkpoint: Save the run's state after every model request and tool call; if a
-                state is saved under ``run_id``, resume it (``input`` and ``history`` are then
-                ignored). The state is deleted when the run succeeds.
+            checkpoint: Save the run's state at its start and after every model request and
+                tool call; if a state is saved under ``run_id``, resume it (``input`` and
+                ``history`` are then ignored). The run claims ``run_id`` in the store while it
+                runs, and the state is deleted when it succeeds.
             run_id: The run's id (``RunResult.run_id``, ``RunContext.run_id``) and checkpoint
-                key; a fresh one is made when ``checkpoint`` is given without it.
+                key; a fresh one is made when ``checkpoint`` is given without it (it is on the
+                result, and on the error if the run fails).
             interceptors: `Interceptor`s for this run alone, inside the agent's own.
 
         Returns:
@@ -224,12 +239,15 @@ class Agent(Generic[OutputT]):
             MaxStepsExceeded: No final answer within ``max_steps`` requests.
             UsageLimitExceeded: A usage limit was reached.
             OutputValidationError: The answer never matched ``output_type``.
+            RunTimeoutError: The agent's ``run_timeout`` passed first.
+            RunClaimedError: Another run holds ``run_id`` in ``checkpoint``.
             APIError: The server failed for good (after retries); ``.messages`` holds the run.
         """
-        run = await self._start(input, history, deps, checkpoint, run_id, interceptors, emit=False)
         result = None
-        async for event in self._iterate(run):  # without emit, RunFinished is the only event
-            result = cast(RunFinished, event).result
+        start = self._running(input, history, deps, checkpoint, run_id, interceptors, emit=False)
+        async with start as run:
+            async for event in self._iterate(run):  # without emit, RunFinished is the only one
+                result = cast(RunFinished, event).result
         return cast(RunResult[OutputT], result)
 
     def run_sync(
@@ -282,7 +300,8 @@ class Agent(Generic[OutputT]):
     ) -> AgentStream:
         """Run the agent, yielding events as they happen; the last is `RunFinished`.
 
-        Same arguments and errors as `run`; nothing is sent until you read the stream. Text
+        Same arguments and errors as `run`; nothing is sent until you read the stream (and
+        ``run_timeout`` counts from then, your own code's time between events included). Text
         and reasoning arrive as deltas, and each tool call as `ToolCallStarted` before it runs
         and `ToolCallFinished` with its reply. Read it inside ``async with agent.stream(...) as
         events:`` to get each `ToolCallFinished` the moment its call ends (leaving the block
@@ -295,14 +314,13 @@ class Agent(Generic[OutputT]):
         """
 
         async def events(sink: EventSink | None) -> AsyncGenerator[AgentEvent, None]:
-            run = await self._start(
-                input, history, deps, checkpoint, run_id, interceptors, emit=True
-            )
-            run.sink = sink
-            # Close the loop's generator with this one, even when the reader stops early.
-            async with contextlib.aclosing(self._iterate(run)) as loop:
-                async for event in loop:
-                    yield event
+            start = self._running(input, history, deps, checkpoint, run_id, interceptors, emit=True)
+            async with start as run:
+                run.sink = sink
+                # Close the loop's generator with this one, even when the reader stops early.
+                async with contextlib.aclosing(self._iterate(run)) as loop:
+                    async for event in loop:
+                        yield event
 
         return AgentStream(events)
 
@@ -340,7 +358,8 @@ class Agent(Generic[OutputT]):
 
     # --- the loop ---------------------------------------------------------------------------
 
-    async def _start(
+    @contextlib.asynccontextmanager
+    async def _running(
         self,
         input: str | Sequence[MessageParam] | None,
         history: Sequence[MessageParam] | None,
@@ -350,24 +369,66 @@ class Agent(Generic[OutputT]):
         interceptors: Sequence[Interceptor],
         *,
         emit: bool,
-    ) -> Run:
+    ) -> AsyncIterator[Run]:
+        """One run, from its start to its end: the deadline, and the claim on ``run_id``.
+
+        A checkpointed run claims its id in the store first (so two resumes of one run can't
+        both run its pending tools), and releases it however the run ends. An error that
+        stops it carries ``run_id`` (a note, on an exception that is not agentkit's), which is
+        also logged, so a generated id is never lost with the state it keys.
+        """
         wrappers = self._interceptors + tuple(interceptors) if interceptors else self._interceptors
-        if store is not None:
-            run_id = run_id or uuid.uuid4().hex
-            saved = await store.load(run_id)
-            if saved is not None:
-                logger.info("resuming run %s at step %d", run_id, saved.steps)
-                return Run(saved, deps, emit, store, run_id, agent=self, interceptors=wrappers)
-        messages: list[dict[str, Any]] = list(cast(Sequence[dict[str, Any]], history or ()))
-        run = Run(
-            RunState(messages=messages),
-            deps,
-            emit,
-            store,
-            run_id,
+        timeout = self.run_timeout
+        deadline = None if timeout is None else anyio.current_time() + timeout
+        fresh = functools.partial(
+            Run,
+            deps=deps,
+            emit=emit,
+            store=store,
             agent=self,
             interceptors=wrappers,
+            timeout=timeout,
+            deadline=deadline,
         )
+        if store is None:
+            run = fresh(RunState(messages=[]), run_id=run_id)
+            with bounded(deadline, timeout):
+                await self._start(run, input, history)
+            yield run
+            return
+        run_id = run_id or uuid.uuid4().hex
+        with anyio.CancelScope(shield=True):  # cancelled half-way, we couldn't tell if we hold it
+            await store.claim(run_id)
+        try:
+            with bounded(deadline, timeout):
+                saved = await store.load(run_id)
+                if saved is not None:
+                    logger.info("resuming run %s at step %d", run_id, saved.steps)
+                run = fresh(saved or RunState(messages=[]), run_id=run_id)
+                if saved is None:
+                    await self._start(run, input, history)
+            try:
+                yield run
+            except Exception as exc:
+                _stopped(exc, run_id)
+                raise
+            except BaseException:  # cancelled, or the reader of a stream left early
+                logger.info("run %s stopped; resume it with run_id=%r", run_id, run_id)
+                raise
+        finally:
+            # Shielded: a cancelled run must still let go of its id, but never hang on it.
+            with anyio.move_on_after(_RELEASE_SECONDS, shield=True):
+                await store.release(run_id)
+
+    async def _start(
+        self,
+        run: Run,
+        input: str | Sequence[MessageParam] | None,
+        history: Sequence[MessageParam] | None,
+    ) -> None:
+        """Fill a new run's messages (history, instructions, input); checkpointed at once."""
+        messages = run.state.messages
+        messages.extend(cast(Sequence[dict[str, Any]], history or ()))
         if self.instructions is not None:
             text = self.instructions
             if not isinstance(text, str):
@@ -383,7 +444,11 @@ class Agent(Generic[OutputT]):
             messages.append({"role": "user", "content": input})
         elif input is not None:
             messages.extend(cast(Sequence[dict[str, Any]], input))
-        return run
+        if run.store is not None:
+            # Saved before the first request, so a run that fails at once can still be resumed
+            # by its id (with the input it was given) instead of leaving nothing behind.
+            logger.info("run %s started", run.run_id)
+            await run.save()
 
     async def _iterate(self, run: Run) -> AsyncGenerator[AgentEvent, None]:
         """The loop: yields events when ``run.emit``, and always `RunFinished` last."""
@@ -408,7 +473,9 @@ class Agent(Generic[OutputT]):
                     if run.emit:
                         for started in self._executor.started(run):
                             yield started
-                    for event in await self._executor.run_tool_calls(run, self._call_tool):
+                    with run.bounded():
+                        events = await self._executor.run_tool_calls(run, self._call_tool)
+                    for event in events:
                         yield event
                 elif state.steps and state.messages[-1].get("role") == "assistant":
                     result = self._final(run)
@@ -445,8 +512,9 @@ class Agent(Generic[OutputT]):
                     # Hooks may edit what is sent, never the run's record or the agent's tools.
                     params = copy.deepcopy(params)
                     ctx = run.context()
-                    for hook in self._hooks:
-                        await hook.before_request(ctx, params)
+                    with run.bounded():
+                        for hook in self._hooks:
+                            await hook.before_request(ctx, params)
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug("request %d: %d messages", state.steps + 1, len(state.messages))
                 if run.interceptors:
@@ -459,13 +527,19 @@ class Agent(Generic[OutputT]):
                         if run.emit
                         else self._model_request,
                     )
-                    completion = ChatCompletion.model_validate(await request(params))
+                    with run.bounded():
+                        answer = await request(params)
+                    completion = ChatCompletion.model_validate(answer)
                     for delta in deltas:
                         yield delta
                 elif run.emit:
                     data: dict[str, Any] | None = None
                     async with contextlib.aclosing(self._model_stream(params)) as items:
-                        async for item in items:
+                        while True:
+                            with run.bounded():  # each wait for an item, not the reader's time
+                                item = await anext(items, None)
+                            if item is None:
+                                break
                             if isinstance(item, dict):
                                 data = item
                             else:
@@ -476,19 +550,22 @@ class Agent(Generic[OutputT]):
                 else:
                     # Always through the JSON seam (~11 us a request): one code path, and what a
                     # durable engine records is exactly what a plain run uses.
-                    completion = ChatCompletion.model_validate(await self._model_request(params))
+                    with run.bounded():
+                        data = await self._model_request(params)
+                    completion = ChatCompletion.model_validate(data)
                 step_usage = self._record(run, completion)
-                await run.save()
+                await run.save()  # not bounded: what was received is kept, whatever the time
                 if self._hooks:
                     ctx = run.context()
-                    for hook in self._hooks:
-                        await hook.after_request(ctx, completion)
+                    with run.bounded():
+                        for hook in self._hooks:
+                            await hook.after_request(ctx, completion)
                 if run.emit:
                     message = completion.choices[0].message
                     yield StepFinished(step=state.steps, usage=step_usage, message=message)
         except AgentKitError as exc:
             if not exc.messages:
-                exc.messages = list(state.messages)
+                exc.messages = _answered(state)
             if exc.usage is None:
                 exc.usage = state.usage
             raise
@@ -642,6 +719,45 @@ class Agent(Generic[OutputT]):
             reasoning=state.reasoning,
             run_id=run.run_id,
         )
+
+
+def _answered(state: RunState) -> list[dict[str, Any]]:
+    """The run's messages, each pending tool call answered: a history a server accepts.
+
+    A run stopped mid-turn (its timeout, say) has an assistant message whose calls are not all
+    answered, and a server rejects such a history. The calls that finished get their reply; the
+    others say they were stopped. The state itself is left as it is, so a checkpointed run
+    still resumes those calls.
+    """
+    messages = list(state.messages)
+    for i, call in enumerate(state.pending):
+        done = state.results.get(str(i))
+        messages.append(
+            {
+                "role": "tool",
+                "tool_call_id": call["id"],
+                "content": done["content"]
+                if done is not None
+                else "error: the run stopped before this call finished",
+            }
+        )
+    return messages
+
+
+def _stopped(exc: Exception, run_id: str) -> None:
+    """Put a failed checkpointed run's id on its error, and in the log: its state is kept."""
+    if isinstance(exc, AgentKitError):
+        if exc.run_id is None:
+            exc.run_id = run_id
+    else:  # not ours to add attributes to: a note shows in its traceback
+        exc.add_note(f"agentkit: the checkpointed run {run_id!r} stopped here; its state is kept")
+    logger.warning(
+        "run %s failed (%s: %s); its state is kept: resume it with run_id=%r",
+        run_id,
+        type(exc).__name__,
+        exc,
+        run_id,
+    )
 
 
 def _without_reasoning(message: dict[str, Any]) -> dict[str, Any]:

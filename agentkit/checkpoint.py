@@ -1,15 +1,17 @@
 """Durable runs: the state of a run as JSON, and where to keep it between steps.
 
 An agent run has exactly two kinds of side effect: a model request and a tool call. With
-``Agent.run(..., checkpoint=store, run_id=...)`` the run saves its `RunState` after every model
-request and after every tool call, so a run stopped by a crash, a deploy or a cancellation
-resumes where it stopped: tool calls that completed are not run again.
+``Agent.run(..., checkpoint=store, run_id=...)`` the run claims ``run_id`` in the store, saves
+its `RunState` at its start and after every model request and every tool call, and releases the
+claim when it ends, so a run stopped by a crash, a deploy or a cancellation resumes where it
+stopped (tool calls that completed are not run again), and never runs twice at once.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,8 @@ from typing import Any, Protocol
 
 import anyio.to_thread
 
+from agentkit import _claims
+from agentkit.errors import RunClaimedError
 from agentkit.result import RunUsage
 
 __all__ = ["CheckpointStore", "FileCheckpointStore", "RunState"]
@@ -88,10 +92,31 @@ class RunState:
 class CheckpointStore(Protocol):
     """Where a run keeps its state between steps; implement it over any database.
 
+    A run calls ``claim``, then ``load`` (and ``save`` at once if it starts afresh), ``save``
+    after every step, ``delete`` when it succeeds, and ``release`` however it ends (also when
+    cancelled: the agent shields that call, for at most 10 seconds).
+
     ``save`` must replace the previous state of ``run_id`` atomically: a reader sees the old
     state or the new one, never a mix. It must read ``state`` before its first ``await`` (or copy
     it with `RunState.to_dict`), because the run goes on changing it.
+
+    ``claim`` must be exclusive across every process that shares the store, must not wait for
+    the holder (raise at once), and must not outlive a holder that died: `FileCheckpointStore`
+    holds an OS file lock, which dies with its process; a database store would hold a lease it
+    renews, or a session-scoped advisory lock (``pg_try_advisory_lock``).
     """
+
+    async def claim(self, run_id: str) -> None:
+        """Take ``run_id`` for one run until `release`; no other run may take it meanwhile.
+
+        Raises:
+            RunClaimedError: Another run (in any process) holds it.
+        """
+        ...
+
+    async def release(self, run_id: str) -> None:
+        """Let go of a claim this store took with `claim`; no error if it holds none."""
+        ...
 
     async def save(self, run_id: str, state: RunState) -> None:
         """Store ``state`` as the latest state of ``run_id``."""
@@ -110,8 +135,11 @@ class FileCheckpointStore:
     """Keeps each run's state in ``<directory>/<run_id>.json``, replaced atomically.
 
     Each save writes a temporary file in the same directory, flushes it to disk and renames it
-    over the old one with `os.replace`, so a crash mid-save leaves the previous state intact.
-    File I/O runs in a worker thread, off the event loop.
+    over the old one with `os.replace`, so a crash mid-save leaves the previous state intact
+    (and the temporary file, which the run's next claim or delete removes). A claim is an OS
+    lock on ``<run_id>.lock`` (``flock``; ``msvcrt.locking`` on Windows), so it holds across
+    processes on one machine and dies with the process that took it, even a killed one. File
+    I/O runs in a worker thread, off the event loop.
 
     Args:
         directory: Where the files go; created if missing.
@@ -121,11 +149,32 @@ class FileCheckpointStore:
         self.directory = Path(directory)
         """The directory holding one JSON file per run."""
 
-    def _path(self, run_id: str) -> Path:
+    def _path(self, run_id: str, suffix: str = ".json") -> Path:
         # A run id becomes a file name: refuse anything that could escape the directory.
         if not run_id or run_id in {".", ".."} or any(c in run_id for c in "/\\\0"):
             raise ValueError(f"run_id {run_id!r} cannot be used as a file name")
-        return self.directory / f"{run_id}.json"
+        return self.directory / f"{run_id}{suffix}"
+
+    async def claim(self, run_id: str) -> None:
+        """Lock ``<run_id>.lock`` for this run, and remove temporary files a crash left.
+
+        Raises:
+            RunClaimedError: Another run holds it (its process and host are in the message).
+        """
+        await anyio.to_thread.run_sync(self._claim, run_id)
+
+    def _claim(self, run_id: str) -> None:
+        lock = self._path(run_id, ".lock")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            _claims.acquire(os.fspath(lock))
+        except _claims.Claimed as claimed:
+            raise RunClaimedError(run_id, holder=claimed.holder) from None
+        _remove_temporaries(self._path(run_id))  # only the holder writes them: none is live
+
+    async def release(self, run_id: str) -> None:
+        """Unlock and remove ``<run_id>.lock``, if this process holds it."""
+        await anyio.to_thread.run_sync(_claims.release, os.fspath(self._path(run_id, ".lock")))
 
     async def save(self, run_id: str, state: RunState) -> None:
         """Write ``state`` to ``<run_id>.json`` atomically."""
@@ -138,7 +187,7 @@ class FileCheckpointStore:
         return None if text is None else RunState.from_dict(json.loads(text))
 
     async def delete(self, run_id: str) -> None:
-        """Remove ``<run_id>.json`` if it exists."""
+        """Remove ``<run_id>.json`` (and any temporary file of it) if it exists."""
         await anyio.to_thread.run_sync(_unlink, self._path(run_id))
 
 
@@ -169,3 +218,17 @@ def _read(path: Path) -> str | None:
 
 def _unlink(path: Path) -> None:
     path.unlink(missing_ok=True)
+    _remove_temporaries(path)
+
+
+def _remove_temporaries(path: Path) -> None:
+    """Remove the temporary files `_write_atomic` left for ``path`` when its process died."""
+    # Exactly mkstemp's pattern for this name: run "a" must not take run "a.json.b"'s files.
+    pattern = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]+\.tmp")
+    try:
+        names = [entry.name for entry in os.scandir(path.parent)]
+    except FileNotFoundError:
+        return
+    for name in names:
+        if pattern.fullmatch(name):
+            (path.parent / name).unlink(missing_ok=True)

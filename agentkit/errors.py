@@ -1,6 +1,6 @@
 """Exceptions raised by agentkit.
 
-* AgentKitError (.messages: the conversation so far when raised inside a run)
+* AgentKitError (.messages: the conversation so far when raised inside a run; .run_id)
   x InvalidRequestError (also ValueError): bad input caught before anything is sent
   x ToolDefinitionError (also TypeError): a function that cannot become a tool
   x EventLoopError (also RuntimeError): a given http_client used from a loop it cannot serve
@@ -18,6 +18,8 @@
     + MaxStepsExceeded (.max_steps)
     + UsageLimitExceeded (.limit)
     + OutputValidationError (.errors)
+    + RunTimeoutError (.timeout; also TimeoutError): the run's own deadline passed
+  x RunClaimedError: another run holds this checkpointed run id
   x ModelRetry: raised by a tool to send a message back to the model
 """
 
@@ -51,6 +53,8 @@ __all__ = [
     "OutputValidationError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RunClaimedError",
+    "RunTimeoutError",
     "StreamInterruptedError",
     "ToolDefinitionError",
     "UnprocessableEntityError",
@@ -70,11 +74,16 @@ class AgentKitError(Exception):
     """The conversation up to the failure (empty when raised outside a run)."""
     usage: Any
     """The run's `RunUsage` up to the failure (None when raised outside a run)."""
+    run_id: str | None
+    """The checkpoint key of the run it stopped, when that run had a ``checkpoint=`` store:
+    its state is kept under this id, so ``agent.run(checkpoint=store, run_id=exc.run_id)``
+    resumes it."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.messages = []
         self.usage = None
+        self.run_id = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Subclasses take other constructor arguments than the message, so pickle (which
@@ -320,6 +329,46 @@ class OutputValidationError(AgentRunError):
         super().__init__(message, messages=messages, usage=usage)
         self.errors = errors
         """The last validation error, as sent back to the model."""
+
+
+class RunTimeoutError(AgentRunError, TimeoutError):
+    """The run's ``timeout`` passed before its final answer; its requests and tools were cancelled.
+
+    Also a `TimeoutError`, so ``except TimeoutError`` catches it as it catches
+    `anyio.fail_after`'s.
+    """
+
+    def __init__(
+        self,
+        timeout: float,
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        usage: Any = None,
+    ) -> None:
+        super().__init__(
+            f"no final answer within the run's timeout of {timeout:g}s",
+            messages=messages,
+            usage=usage,
+        )
+        self.timeout = timeout
+        """The limit, in seconds."""
+
+
+class RunClaimedError(AgentKitError):
+    """Another run (in this process or another) holds the claim on this checkpointed run id.
+
+    Two runs of one ``run_id`` at once would both run its pending tool calls, so the second is
+    refused before it loads anything; retry once the first has finished.
+    """
+
+    def __init__(self, run_id: str, *, holder: str = "") -> None:
+        super().__init__(
+            f"run {run_id!r} is already running (claimed{f' by {holder}' if holder else ''}); "
+            "wait for it to finish, or resume it once its process has stopped"
+        )
+        self.run_id = run_id
+        self.holder = holder
+        """Who holds the claim, as the store describes it (e.g. ``"pid 123 on host-a"``)."""
 
 
 class ModelRetry(AgentKitError):

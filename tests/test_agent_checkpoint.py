@@ -16,7 +16,7 @@ import pytest
 from agentkit.agent import Agent
 from agentkit.checkpoint import CheckpointStore, FileCheckpointStore, RunState
 from agentkit.client import ChatClient
-from agentkit.errors import APIResponseError, AuthenticationError
+from agentkit.errors import APIResponseError, AuthenticationError, RunClaimedError
 from agentkit.events import ReasoningDelta, RunFinished, TextDelta, ToolCallFinished
 from agentkit.result import RunUsage
 from agentkit.testing import FakeServer, http_error, text, tool_calls
@@ -31,6 +31,15 @@ class MemoryStore:
         self.states: dict[str, dict[str, Any]] = {}
         self.saves: list[dict[str, Any]] = []
         self.saved = anyio.Event()
+        self.claimed: set[str] = set()
+
+    async def claim(self, run_id: str) -> None:
+        if run_id in self.claimed:
+            raise RunClaimedError(run_id)
+        self.claimed.add(run_id)
+
+    async def release(self, run_id: str) -> None:
+        self.claimed.discard(run_id)
 
     async def save(self, run_id: str, state: RunState) -> None:
         data = json.loads(json.dumps(state.to_dict()))
@@ -145,8 +154,8 @@ async def test_checkpoint_without_run_id_gets_one(server: FakeServer, client: Ch
     server.enqueue(tool_calls(("fast", {"n": 1})), "1")
     result = await make_agent(client, []).run("go", checkpoint=store)
     assert result.run_id and len(result.run_id) == 32
-    assert len(store.saves) == 3  # after each request and after the tool call
-    assert [s["steps"] for s in store.saves] == [1, 1, 2]
+    # at the start, after each request and after the tool call
+    assert [s["steps"] for s in store.saves] == [0, 1, 1, 2]
 
 
 async def test_file_store_round_trip(tmp_path: Path) -> None:
@@ -312,7 +321,7 @@ async def test_a_run_replays_from_its_recorded_side_effects(
     store = MemoryStore()
     recorded = await run(agent(False), "go", stream=stream, checkpoint=store, run_id="rec")
     assert recorded.output == "4, because"
-    assert store.saves[0]["messages"][1]["reasoning_content"] == "both"  # kept in checkpoints
+    assert store.saves[1]["messages"][1]["reasoning_content"] == "both"  # kept in checkpoints
     assert sorted(key.split()[0] for key in tape) == ["model", "model", "tool", "tool"]
     assert recorded.usage.requests == 3  # the sub-agent's request, from the tool's outcome
     sent = len(server.requests)
