@@ -58,6 +58,7 @@ OutputT = TypeVar("OutputT", default=str)
 
 logger = logging.getLogger("agentkit")
 
+_STORE_METHODS = ("claim", "release", "load", "save", "delete")  # the CheckpointStore protocol
 _RELEASE_SECONDS = 10.0  # the most a run waits, once cancelled, for its store to release its id
 
 Instructions = str | Callable[[RunContext[Any]], str | Awaitable[str]]
@@ -396,6 +397,13 @@ class Agent(Generic[OutputT]):
                 await self._start(run, input, history)
             yield run
             return
+        missing = [m for m in _STORE_METHODS if not callable(getattr(store, m, None))]
+        if missing:
+            raise InvalidRequestError(
+                f"checkpoint store {type(store).__name__} lacks {', '.join(missing)}: a "
+                "CheckpointStore has async claim, release, load, save and delete methods "
+                "(see docs/agents.md, Durable runs)"
+            )
         run_id = run_id or uuid.uuid4().hex
         with anyio.CancelScope(shield=True):  # cancelled half-way, we couldn't tell if we hold it
             await store.claim(run_id)

@@ -9,9 +9,11 @@ stopped (tool calls that completed are not run again), and never runs twice at o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Any, Protocol
 import anyio.to_thread
 
 from agentkit import _claims
-from agentkit.errors import RunClaimedError
+from agentkit.errors import InvalidRequestError, RunClaimedError
 from agentkit.result import RunUsage
 
 __all__ = ["CheckpointStore", "FileCheckpointStore", "RunState"]
@@ -74,8 +76,9 @@ class RunState:
         Raises:
             ValueError: The data was written by an unknown version of agentkit.
         """
-        if data.get("version") != _VERSION:
-            raise ValueError(f"unsupported run state version: {data.get('version')!r}")
+        version = data.get("version") if isinstance(data, dict) else None
+        if version != _VERSION:
+            raise ValueError(f"unsupported run state version: {version!r}")
         return cls(
             messages=list(data["messages"]),
             new_start=data["new_start"],
@@ -152,7 +155,9 @@ class FileCheckpointStore:
     def _path(self, run_id: str, suffix: str = ".json") -> Path:
         # A run id becomes a file name: refuse anything that could escape the directory.
         if not run_id or run_id in {".", ".."} or any(c in run_id for c in "/\\\0"):
-            raise ValueError(f"run_id {run_id!r} cannot be used as a file name")
+            raise InvalidRequestError(
+                f"run_id {run_id!r} cannot be used as a file name (no '/', '\\' or NUL)"
+            )
         return self.directory / f"{run_id}{suffix}"
 
     async def claim(self, run_id: str) -> None:
@@ -182,9 +187,22 @@ class FileCheckpointStore:
         await anyio.to_thread.run_sync(_write_atomic, self._path(run_id), data)
 
     async def load(self, run_id: str) -> RunState | None:
-        """Read ``<run_id>.json``, or None if it does not exist."""
-        text = await anyio.to_thread.run_sync(_read, self._path(run_id))
-        return None if text is None else RunState.from_dict(json.loads(text))
+        """Read ``<run_id>.json``, or None if it does not exist.
+
+        Raises:
+            InvalidRequestError: The file is not a run state this version can read.
+        """
+        path = self._path(run_id)
+        text = await anyio.to_thread.run_sync(_read, path)
+        if text is None:
+            return None
+        try:
+            return RunState.from_dict(json.loads(text))
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:  # a damaged file
+            raise InvalidRequestError(
+                f"{path} does not hold a run state agentkit can read ({type(exc).__name__}: "
+                f"{str(exc)[:200]}); move it away to start run {run_id!r} afresh"
+            ) from None
 
     async def delete(self, run_id: str) -> None:
         """Remove ``<run_id>.json`` (and any temporary file of it) if it exists."""
@@ -205,8 +223,21 @@ def _write_atomic(path: Path, data: str) -> None:
             os.fsync(file.fileno())
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Flush a rename to disk: without it a power cut can bring the old file back."""
+    if sys.platform == "win32":  # pragma: no cover - directories can't be opened there
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _read(path: Path) -> str | None:

@@ -18,7 +18,7 @@ from agentkit.agent import Agent
 from agentkit.checkpoint import FileCheckpointStore
 from agentkit.client import ChatClient
 from agentkit.context import RunContext
-from agentkit.errors import AuthenticationError
+from agentkit.errors import AuthenticationError, InvalidRequestError
 from agentkit.events import Hooks
 from agentkit.testing import FakeServer, http_error, tool_calls
 from agentkit.tools import Tool, tool
@@ -207,3 +207,23 @@ async def test_the_claim_holds_across_processes_and_dies_with_its_holder(
     assert result.output == "done"
     assert calls == ["hold"]  # in flight when its process died: run again (at least once)
     assert files(tmp_path / "runs") == []
+
+
+async def test_a_store_without_claims_is_refused_clearly(client: ChatClient) -> None:
+    class OldStore:  # written against the protocol before claims existed
+        async def save(self, run_id: str, state: Any) -> None: ...
+        async def load(self, run_id: str) -> Any: ...
+        async def delete(self, run_id: str) -> None: ...
+
+    with pytest.raises(InvalidRequestError, match="OldStore lacks claim, release: a Checkpoint"):
+        await Agent("m", client=client).run("go", checkpoint=OldStore())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("content", ["{", '{"version": 1}', "[1]", "[" * 100_000])
+async def test_an_unreadable_checkpoint_is_a_clear_error(
+    client: ChatClient, tmp_path: Path, content: str
+) -> None:
+    (tmp_path / "job.json").write_text(content)
+    with pytest.raises(InvalidRequestError, match=r"job.json does not hold a run state .* afresh"):
+        await Agent("m", client=client).run(checkpoint=FileCheckpointStore(tmp_path), run_id="job")
+    assert files(tmp_path) == ["job.json"]  # left for the user to look at; the claim released
