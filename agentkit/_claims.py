@@ -33,6 +33,20 @@ _held: dict[str, int] = {}  # real path -> the open file holding its lock, in th
 _registry = threading.Lock()  # claims run in worker threads
 
 
+def _forget_in_child() -> None:
+    # A forked child shares the parent's open files, and with them its locks: closing its
+    # copies lets a claim die with the parent that took it, not with the last of its children.
+    global _registry
+    _registry = threading.Lock()  # another thread may have held it at the fork
+    for fd in _held.values():
+        os.close(fd)
+    _held.clear()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_in_child)
+
+
 def acquire(path: str) -> None:
     """Claim ``path`` (the lock file is created if missing), or raise `Claimed` at once.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -227,3 +228,50 @@ async def test_an_unreadable_checkpoint_is_a_clear_error(
     with pytest.raises(InvalidRequestError, match=r"job.json does not hold a run state .* afresh"):
         await Agent("m", client=client).run(checkpoint=FileCheckpointStore(tmp_path), run_id="job")
     assert files(tmp_path) == ["job.json"]  # left for the user to look at; the claim released
+
+
+FORKING_HOLDER = textwrap.dedent(
+    """
+    import os, sys, time
+    import anyio
+    from pathlib import Path
+    from agentkit.checkpoint import FileCheckpointStore
+
+    directory = Path(sys.argv[1])
+    anyio.run(FileCheckpointStore(directory / "runs").claim, "job")
+    child = os.fork()
+    if child == 0:  # e.g. a multiprocessing worker: lives on after its parent
+        time.sleep(60)
+        os._exit(0)
+    (directory / "child").write_text(str(child))
+    time.sleep(60)
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
+async def test_a_claim_dies_with_its_holder_not_with_a_forked_child(tmp_path: Path) -> None:
+    (tmp_path / "holder.py").write_text(FORKING_HOLDER)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = await anyio.open_process(
+        [sys.executable, str(tmp_path / "holder.py"), str(tmp_path)], env=env
+    )
+    child = 0
+    try:
+        with anyio.fail_after(30):
+            while not (tmp_path / "child").exists():  # noqa: ASYNC110 - another process
+                await anyio.sleep(0.02)
+            while not (child := int((tmp_path / "child").read_text() or 0)):  # noqa: ASYNC110
+                await anyio.sleep(0.02)
+        store = FileCheckpointStore(tmp_path / "runs")
+        with pytest.raises(RunClaimedError):
+            await store.claim("job")
+        process.kill()
+        with anyio.fail_after(10):
+            await process.wait()
+        await store.claim("job")  # the child still runs, but the claim was its parent's
+        await store.release("job")
+    finally:
+        process.kill()
+        if child:
+            os.kill(child, signal.SIGKILL)
