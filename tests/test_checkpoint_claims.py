@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import signal
+import subprocess
 import sys
 import textwrap
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from anyio.abc import Process
 
 from agentkit import RunClaimedError
 from agentkit.agent import Agent
@@ -24,6 +28,24 @@ from agentkit.events import Hooks
 from agentkit.testing import FakeServer, http_error, tool_calls
 from agentkit.tools import Tool, tool
 from tests.conftest import ROOT
+
+
+@contextlib.asynccontextmanager
+async def started(script: str, tmp_path: Path, **env: str) -> AsyncIterator[Process]:
+    """``script`` running in a Python process, killed (SIGKILL) and reaped at the end."""
+    (tmp_path / "script.py").write_text(script)
+    command = [sys.executable, str(tmp_path / "script.py"), str(tmp_path)]
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    async with await anyio.open_process(
+        command, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=None
+    ) as process:
+        try:
+            yield process
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            with anyio.fail_after(10):
+                await process.wait()
 
 
 def files(directory: Path) -> list[str]:
@@ -172,23 +194,14 @@ HOLDING_RUN = textwrap.dedent(
 async def test_the_claim_holds_across_processes_and_dies_with_its_holder(
     server: FakeServer, client: ChatClient, tmp_path: Path
 ) -> None:
-    (tmp_path / "hold.py").write_text(HOLDING_RUN)
-    env = {
-        **os.environ,
-        "AGENTKIT_BASE_URL": server.url,
-        "AGENTKIT_API_KEY": "k",
-        "PYTHONPATH": str(ROOT),
-    }
     server.enqueue(tool_calls(("hold", {})))
     calls: list[str] = []
     hold, _, release = holding_tool(calls)
     release.set()
     agent = Agent("m", tools=[hold], client=client)
     store = FileCheckpointStore(tmp_path / "runs")
-    process = await anyio.open_process(
-        [sys.executable, str(tmp_path / "hold.py"), str(tmp_path)], env=env
-    )
-    try:
+    env = {"AGENTKIT_BASE_URL": server.url, "AGENTKIT_API_KEY": "k"}
+    async with started(HOLDING_RUN, tmp_path, **env) as process:
         with anyio.fail_after(30):
             while not (tmp_path / "holding").exists():  # noqa: ASYNC110 - another process
                 await anyio.sleep(0.02)
@@ -196,10 +209,7 @@ async def test_the_claim_holds_across_processes_and_dies_with_its_holder(
             await agent.run(checkpoint=store, run_id="job")
         assert caught.value.holder.startswith(f"pid {process.pid} on ")
         assert calls == []  # the other process's pending call was not run here too
-    finally:
-        process.kill()  # SIGKILL: no cleanup, the lock file stays behind
-        with anyio.fail_after(10):
-            await process.wait()
+    # killed (SIGKILL): no cleanup, the lock file stays behind
     assert files(tmp_path / "runs") == ["job.json", "job.lock"]
     (tmp_path / "runs" / ".job.json.x7_leftover.tmp").write_text("{")  # a save cut short
 
@@ -251,27 +261,22 @@ FORKING_HOLDER = textwrap.dedent(
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
 async def test_a_claim_dies_with_its_holder_not_with_a_forked_child(tmp_path: Path) -> None:
-    (tmp_path / "holder.py").write_text(FORKING_HOLDER)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = await anyio.open_process(
-        [sys.executable, str(tmp_path / "holder.py"), str(tmp_path)], env=env
-    )
     child = 0
     try:
-        with anyio.fail_after(30):
-            while not (tmp_path / "child").exists():  # noqa: ASYNC110 - another process
-                await anyio.sleep(0.02)
-            while not (child := int((tmp_path / "child").read_text() or 0)):  # noqa: ASYNC110
-                await anyio.sleep(0.02)
-        store = FileCheckpointStore(tmp_path / "runs")
-        with pytest.raises(RunClaimedError):
-            await store.claim("job")
-        process.kill()
-        with anyio.fail_after(10):
-            await process.wait()
+        async with started(FORKING_HOLDER, tmp_path) as process:
+            with anyio.fail_after(30):
+                while not (tmp_path / "child").exists():  # noqa: ASYNC110 - another process
+                    await anyio.sleep(0.02)
+                while not (child := int((tmp_path / "child").read_text() or 0)):  # noqa: ASYNC110
+                    await anyio.sleep(0.02)
+            store = FileCheckpointStore(tmp_path / "runs")
+            with pytest.raises(RunClaimedError):
+                await store.claim("job")
+            process.kill()
+            with anyio.fail_after(10):
+                await process.wait()
         await store.claim("job")  # the child still runs, but the claim was its parent's
         await store.release("job")
     finally:
-        process.kill()
         if child:
             os.kill(child, signal.SIGKILL)
