@@ -37,7 +37,7 @@ from agentkit.tools import Tool, ToolResult
 if TYPE_CHECKING:
     from agentkit.agent import Agent
 
-__all__ = ["Approve", "Run", "ToolExecutor", "bounded"]
+__all__ = ["Approve", "Run", "ToolExecutor"]
 
 logger = logging.getLogger("agentkit")
 
@@ -94,12 +94,16 @@ class Run:
         self.deadline = deadline  # on anyio's clock, when `timeout` is set
 
     def bounded(self) -> contextlib.AbstractContextManager[None]:
-        """A block of the run's work that its deadline cancels (see `bounded`).
+        """A block of the run's work, cancelled at the run's deadline: `RunTimeoutError` instead.
 
-        The loop wraps each stretch between two of its ``yield``s in one: a cancel scope must
-        not stay open across a ``yield``, where the reader's code runs.
+        Past the deadline, the block doesn't start. Everything the block started (an HTTP
+        request, tool calls and their task group) is cancelled and has finished before the
+        error is raised. The loop wraps each stretch between two of its ``yield``s in one: a
+        cancel scope must not stay open across a ``yield``, where the reader's code runs.
         """
-        return bounded(self.deadline, self.timeout)
+        if self.deadline is None or self.timeout is None:
+            return _UNBOUNDED
+        return _deadline_scope(self.deadline, self.timeout)
 
     def add_usage(self, usage: RunUsage) -> None:
         self.state.usage = self.state.usage + usage
@@ -127,20 +131,6 @@ class Run:
         if self.store is not None and self.lock is not None and self.run_id is not None:
             async with self.lock:
                 await self.store.save(self.run_id, self.state)
-
-
-def bounded(
-    deadline: float | None, timeout: float | None
-) -> contextlib.AbstractContextManager[None]:
-    """A block cancelled at ``deadline`` (anyio's clock), raising `RunTimeoutError` instead.
-
-    Past the deadline, the block doesn't start. Everything the block started (an HTTP
-    request, tool calls and their task group) is cancelled and has finished before the error
-    is raised. No deadline: no scope at all.
-    """
-    if deadline is None or timeout is None:
-        return _UNBOUNDED
-    return _deadline_scope(deadline, timeout)
 
 
 _UNBOUNDED = contextlib.nullcontext()

@@ -24,7 +24,7 @@ import anyio.lowlevel
 from typing_extensions import TypeVar
 
 from agentkit._output import OutputError, OutputSpec
-from agentkit._tools_exec import Approve, Run, ToolExecutor, bounded
+from agentkit._tools_exec import Approve, Run, ToolExecutor
 from agentkit.checkpoint import CheckpointStore, RunState
 from agentkit.client import ChatClient
 from agentkit.context import RunContext
@@ -378,43 +378,37 @@ class Agent(Generic[OutputT]):
         stops it carries ``run_id`` (a note, on an exception that is not agentkit's), which is
         also logged, so a generated id is never lost with the state it keys.
         """
-        wrappers = self._interceptors + tuple(interceptors) if interceptors else self._interceptors
+        if store is not None:
+            missing = [m for m in _STORE_METHODS if not callable(getattr(store, m, None))]
+            if missing:
+                raise InvalidRequestError(
+                    f"checkpoint store {type(store).__name__} lacks {', '.join(missing)}: a "
+                    "CheckpointStore has async claim, release, load, save and delete methods "
+                    "(see docs/agents.md, Durable runs)"
+                )
+            run_id = run_id or uuid.uuid4().hex
         timeout = self.run_timeout
-        deadline = None if timeout is None else anyio.current_time() + timeout
-        fresh = functools.partial(
-            Run,
-            deps=deps,
-            emit=emit,
-            store=store,
+        run = Run(
+            RunState(messages=[]),
+            deps,
+            emit,
+            store,
+            run_id,
             agent=self,
-            interceptors=wrappers,
+            interceptors=self._interceptors + tuple(interceptors)
+            if interceptors
+            else self._interceptors,
             timeout=timeout,
-            deadline=deadline,
+            deadline=None if timeout is None else anyio.current_time() + timeout,
         )
-        if store is None:
-            run = fresh(RunState(messages=[]), run_id=run_id)
-            with bounded(deadline, timeout):
-                await self._start(run, input, history)
+        if store is None or run_id is None:
+            await self._begin(run, input, history)
             yield run
             return
-        missing = [m for m in _STORE_METHODS if not callable(getattr(store, m, None))]
-        if missing:
-            raise InvalidRequestError(
-                f"checkpoint store {type(store).__name__} lacks {', '.join(missing)}: a "
-                "CheckpointStore has async claim, release, load, save and delete methods "
-                "(see docs/agents.md, Durable runs)"
-            )
-        run_id = run_id or uuid.uuid4().hex
         with anyio.CancelScope(shield=True):  # cancelled half-way, we couldn't tell if we hold it
             await store.claim(run_id)
         try:
-            with bounded(deadline, timeout):
-                saved = await store.load(run_id)
-                if saved is not None:
-                    logger.info("resuming run %s at step %d", run_id, saved.steps)
-                run = fresh(saved or RunState(messages=[]), run_id=run_id)
-                if saved is None:
-                    await self._start(run, input, history)
+            await self._begin(run, input, history)
             try:
                 yield run
             except Exception as exc:
@@ -427,6 +421,27 @@ class Agent(Generic[OutputT]):
             # Shielded: a cancelled run must still let go of its id, but never hang on it.
             with anyio.move_on_after(_RELEASE_SECONDS, shield=True):
                 await store.release(run_id)
+
+    async def _begin(
+        self,
+        run: Run,
+        input: str | Sequence[MessageParam] | None,
+        history: Sequence[MessageParam] | None,
+    ) -> None:
+        """Load a checkpointed run's saved state, or start a new one; within the deadline."""
+        try:
+            with run.bounded():
+                saved = None
+                if run.store is not None and run.run_id is not None:
+                    saved = await run.store.load(run.run_id)
+                if saved is None:
+                    await self._start(run, input, history)
+                else:
+                    logger.info("resuming run %s at step %d", run.run_id, saved.steps)
+                    run.state = saved
+        except AgentKitError as exc:  # a timeout, say: handed the run so far, like any other
+            _fill(exc, run.state)
+            raise
 
     async def _start(
         self,
@@ -572,10 +587,7 @@ class Agent(Generic[OutputT]):
                     message = completion.choices[0].message
                     yield StepFinished(step=state.steps, usage=step_usage, message=message)
         except AgentKitError as exc:
-            if not exc.messages:
-                exc.messages = _answered(state)
-            if exc.usage is None:
-                exc.usage = state.usage
+            _fill(exc, state)
             raise
 
     # --- the side effects: JSON in, JSON out (what a durable execution engine wraps) ---------
@@ -727,6 +739,14 @@ class Agent(Generic[OutputT]):
             reasoning=state.reasoning,
             run_id=run.run_id,
         )
+
+
+def _fill(exc: AgentKitError, state: RunState) -> None:
+    """Hand the run so far to an error that stops it (unless it carries its own)."""
+    if not exc.messages:
+        exc.messages = _answered(state)
+    if exc.usage is None:
+        exc.usage = state.usage
 
 
 def _answered(state: RunState) -> list[dict[str, Any]]:

@@ -194,3 +194,22 @@ async def test_a_finished_event_is_not_lost_to_the_deadline(
                 seen.append(event)
     assert [e.content for e in seen if isinstance(e, ToolCallFinished)] == ["ok"]
     assert caught.value.messages[-1] == {"role": "tool", "tool_call_id": "call_1", "content": "ok"}
+
+
+@pytest.mark.parametrize("checkpointed", [False, True])
+async def test_slow_instructions_count_and_the_error_still_has_the_run(
+    server: FakeServer, client: ChatClient, tmp_path: Path, checkpointed: bool
+) -> None:
+    async def instructions(ctx: Any) -> str:
+        await anyio.sleep(30)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    agent = Agent("m", client=client, instructions=instructions, run_timeout=0.2)
+    store = FileCheckpointStore(tmp_path) if checkpointed else None
+    history = [{"role": "user", "content": "earlier"}]
+    with anyio.fail_after(5), pytest.raises(RunTimeoutError) as caught:
+        await agent.run("now", history=history, checkpoint=store)  # type: ignore[arg-type]
+    assert caught.value.messages == history
+    assert caught.value.usage.requests == 0
+    assert server.requests == []
+    assert [p async for p in anyio.Path(tmp_path).iterdir()] == []  # nothing saved, no claim
