@@ -1,16 +1,24 @@
 """Turns the bytes of a server-sent-events stream into events, stopping at ``data: [DONE]``.
 
-The parser is pure and incremental: feed it whatever chunks the network delivers (boundaries
-anywhere, even inside a CRLF) and it returns the events completed so far. It works on whole
-buffered chunks with ``bytes.splitlines`` rather than per character, and keeps ``data`` as
-bytes so pydantic can validate it without a decode.
+The parser is pure, incremental and linear in its input: feed it whatever chunks the network
+delivers (boundaries anywhere, even inside a CRLF) and it returns the events completed so far.
+Each chunk is scanned once for a line end; the pieces of an unfinished line wait in a list and
+are joined once, when the line ends, so a huge line arriving in many reads costs what its bytes
+cost. A line, and an event's data, are bounded (``max_event_bytes``): past the bound the parser
+stops with an error, after handing over the events completed before it. ``data`` stays bytes so
+pydantic can validate it without a decode.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SSEParser", "ServerSentEvent"]
+from agentkit.errors import APIResponseError
+
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEParser", "ServerSentEvent"]
+
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+"""The default bound on one line and on one event's data: far above any real chunk."""
 
 _DONE = b"[DONE]"
 _BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark: the spec strips one at the start of a stream
@@ -31,20 +39,47 @@ class ServerSentEvent:
 
 
 class SSEParser:
-    """Incremental SSE parser: ``feed(bytes) -> events``; ``done`` once ``[DONE]`` arrives."""
+    """Incremental SSE parser: ``feed(bytes) -> events``; ``done`` once ``[DONE]`` arrives.
 
-    __slots__ = ("_at_start", "_buffer", "_data", "_event", "_id", "_retry", "_skip_lf", "done")
+    Past ``max_event_bytes`` in one line or one event, ``feed`` returns the events completed
+    before it and sets `error`; the parser then takes no more input (``done`` stays False).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = (
+        "_at_start",
+        "_data",
+        "_event",
+        "_id",
+        "_limit",
+        "_pending",
+        "_pending_size",
+        "_retry",
+        "_size",
+        "_skip_lf",
+        "done",
+        "error",
+    )
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        """Start a stream.
+
+        Args:
+            max_event_bytes: The most bytes one line, or the data of one event, may hold.
+        """
+        self._limit = max_event_bytes
         self._at_start = True  # until the first bytes show whether the stream opens with a BOM
-        self._buffer = b""
+        self._pending: list[bytes] = []  # the pieces of the line not ended yet
+        self._pending_size = 0
         self._skip_lf = False  # the last chunk ended in CR; a leading LF belongs to it
         self._data: list[bytes] = []
+        self._size = 0  # bytes of data in the event so far
         self._event: str | None = None
         self._id: str | None = None
         self._retry: int | None = None
         self.done = False
         """True once ``data: [DONE]`` was seen; later input is ignored."""
+        self.error: APIResponseError | None = None
+        """Set when a line or an event passed ``max_event_bytes``; later input is ignored."""
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Add bytes from the network.
@@ -53,30 +88,51 @@ class SSEParser:
             chunk: The next bytes of the stream, split anywhere.
 
         Returns:
-            The events completed by this chunk (never the ``[DONE]`` marker itself).
+            The events completed by this chunk (never the ``[DONE]`` marker itself). When the
+            chunk passes the size bound, the events completed before it, and `error` is set.
         """
-        if self.done or not chunk:
+        if self.done or self.error is not None or not chunk:
             return []
         if self._skip_lf:
             self._skip_lf = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        buffer = self._buffer + chunk if self._buffer else chunk
+                if not chunk:
+                    return []
         if self._at_start:
-            if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
-                self._buffer = buffer  # maybe a BOM split across chunks: wait for the rest
+            if self._pending:  # at most two bytes: the start of a BOM
+                chunk = self._pending.pop() + chunk
+                self._pending_size = 0
+            if len(chunk) < len(_BOM) and _BOM.startswith(chunk):
+                self._pending.append(chunk)  # maybe a BOM split across chunks: wait for the rest
+                self._pending_size = len(chunk)
                 return []
             self._at_start = False
-            if buffer.startswith(_BOM):
-                buffer = buffer[len(_BOM) :]
-        end = max(buffer.rfind(b"\n"), buffer.rfind(b"\r"))
+            if chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM) :]
+        # Only the new bytes are scanned: the pending ones hold no line end.
+        end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
         if end < 0:
-            self._buffer = buffer
+            self._pending.append(chunk)
+            self._pending_size += len(chunk)
+            if self._pending_size > self._limit:
+                self._fail("a line")
             return []
-        if end == len(buffer) - 1 and buffer[end] == 13:  # a CR that may be half a CRLF
+        if end == len(chunk) - 1 and chunk[end] == 13:  # a CR that may be half a CRLF
             self._skip_lf = True
-        self._buffer = buffer[end + 1 :]
-        return self._lines(buffer[: end + 1].splitlines())
+        head = chunk[: end + 1]
+        if self._pending:
+            self._pending.append(head)
+            head = b"".join(self._pending)
+            self._pending.clear()
+        rest = chunk[end + 1 :]
+        self._pending_size = len(rest)
+        if rest:
+            self._pending.append(rest)
+        events = self._lines(head.splitlines())
+        if self._pending_size > self._limit and self.error is None and not self.done:
+            self._fail("a line")
+        return events
 
     def flush(self) -> list[ServerSentEvent]:
         """End of input: treat a trailing unterminated line and event as complete.
@@ -88,21 +144,34 @@ class SSEParser:
         Returns:
             The final events, if any.
         """
-        if self.done:
+        if self.done or self.error is not None:
             return []
-        lines = [self._buffer] if self._buffer else []
-        self._buffer = b""
-        events = self._lines([*lines, b""])
-        return events
+        lines = [b"".join(self._pending)] if self._pending else []
+        if self._at_start and lines and _BOM.startswith(lines[0]):
+            lines = []  # a body cut inside the BOM: nothing to parse
+        self._pending.clear()
+        self._pending_size = 0
+        return self._lines([*lines, b""])
+
+    def _fail(self, what: str) -> None:
+        self._pending.clear()
+        self._data.clear()
+        self.error = APIResponseError(
+            f"the stream sent {what} longer than {self._limit} bytes (max_sse_event_bytes); "
+            "raise ChatClient(max_sse_event_bytes=...) if the server's events really are "
+            "that large"
+        )
 
     def _lines(self, lines: list[bytes]) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
         data = self._data
+        limit = self._limit
         for line in lines:
             if not line:  # blank line: dispatch
                 if data:
                     payload = data[0] if len(data) == 1 else b"\n".join(data)
                     data.clear()
+                    self._size = 0
                     if payload == _DONE or (len(payload) < 16 and payload.strip() == _DONE):
                         self.done = True
                         self._event = None
@@ -111,12 +180,22 @@ class SSEParser:
                 self._event = None
                 self._retry = None
                 continue
+            if len(line) > limit:
+                self._fail("a line")
+                return events
             if line[0] == 58:  # ":" starts a comment (keep-alives)
                 continue
-            name, colon, value = line.partition(b":")
-            if colon and value[:1] == b" ":
-                value = value[1:]
+            if line.startswith(b"data:"):  # the common case, with one copy of a long line
+                name, value = b"data", line[6:] if line[5:6] == b" " else line[5:]
+            else:
+                name, colon, value = line.partition(b":")
+                if colon and value[:1] == b" ":
+                    value = value[1:]
             if name == b"data":
+                self._size += len(value) + 1
+                if self._size > limit + 1:
+                    self._fail("an event")
+                    return events
                 data.append(value)
             elif name == b"event":
                 self._event = value.decode("utf-8", "replace")

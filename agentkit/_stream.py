@@ -4,11 +4,13 @@ A stream that breaks before any chunk arrived is reopened (the caller's retry bu
 chunks have been yielded it is never silently restarted: `StreamInterruptedError` carries the
 partial completion. An end without ``[DONE]`` and without a ``finish_reason`` is such a break;
 after a ``finish_reason`` the answer is whole, so an end or a drop then just ends the stream.
+An error inside the stream (an error event, a malformed or oversized event) is raised only after
+every chunk that arrived before it was yielded, so what the caller sees never depends on where
+the network split the bytes.
 """
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
@@ -19,8 +21,9 @@ import httpx
 from pydantic import ValidationError
 
 from agentkit._accumulate import StreamAccumulator
+from agentkit._http_errors import loads
 from agentkit._redact import Secret, redact, redact_json
-from agentkit._sse import ServerSentEvent, SSEParser
+from agentkit._sse import DEFAULT_MAX_EVENT_BYTES, ServerSentEvent, SSEParser
 from agentkit.errors import (
     APIConnectionError,
     APIError,
@@ -151,7 +154,15 @@ class ChatStream:
         ```
     """
 
-    def __init__(self, send: Send, wait: Wait, max_retries: int, *, secret: Secret = None) -> None:
+    def __init__(
+        self,
+        send: Send,
+        wait: Wait,
+        max_retries: int,
+        *,
+        secret: Secret = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
         """Prepare a stream; nothing is sent until the first chunk is asked for.
 
         Args:
@@ -159,21 +170,24 @@ class ChatStream:
             wait: Sleeps before a retry.
             max_retries: Retries allowed in all, including reopening a stream that broke early.
             secret: The API key, masked in every error message.
+            max_event_bytes: The most bytes one SSE line or event may hold.
         """
         self._send = send
         self._wait = wait
         self._max_retries = max_retries
         self._secret = secret
+        self._max_event_bytes = max_event_bytes
         self._request: httpx.Request | None = None
         self._response: httpx.Response | None = None
         self._bytes: AsyncIterator[bytes] | None = None  # response.aiter_bytes()
-        self._parser = SSEParser()
+        self._parser = SSEParser(max_event_bytes)
         self._accumulator = StreamAccumulator()
         self._pending: deque[ChatCompletionChunk] = deque()
         self._received = 0
         self._attempt = 0
         self._ended = False
         self._final: ChatCompletion | None = None  # set when the server answered with JSON
+        self._error: APIError | None = None  # raised once the chunks before it are yielded
 
     def __aiter__(self) -> ChatStream:
         return self
@@ -181,6 +195,9 @@ class ChatStream:
     async def __anext__(self) -> ChatCompletionChunk:
         pending = self._pending
         while not pending:
+            error, self._error = self._error, None
+            if error is not None:
+                raise error
             if self._ended:
                 raise StopAsyncIteration
             await self._read()
@@ -247,6 +264,8 @@ class ChatStream:
             data = await self._bytes.__anext__()
         except StopAsyncIteration:
             await self._handle_or_close(parser.flush(), at_eof=True)
+            if self._error is not None:
+                return
             if parser.done or self._accumulator.finished:
                 await self.aclose()
             else:
@@ -261,7 +280,11 @@ class ChatStream:
         except httpx.DecodingError as exc:
             await self._undecodable(exc)
         await self._handle_or_close(parser.feed(data))
-        if parser.done:
+        if parser.error is not None and self._error is None:
+            self._error = parser.error
+            await self._drain()
+            await self.aclose()
+        elif parser.done:
             await self._drain()
             await self.aclose()
 
@@ -300,53 +323,59 @@ class ChatStream:
     async def _handle_or_close(
         self, events: list[ServerSentEvent], *, at_eof: bool = False
     ) -> None:
-        try:
-            self._handle(events, at_eof=at_eof)
-        except APIError:
-            # An error event or a bad chunk ends the stream. Servers end the body right after
-            # an error event, so drain it (see _drain) before freeing the connection.
+        error = self._handle(events, at_eof=at_eof)
+        if error is not None:
+            # An error event or a bad chunk ends the stream, once the chunks before it are
+            # yielded. Servers end the body right after an error event, so drain it (see
+            # _drain) before freeing the connection.
+            self._error = error
             await self._drain()
             await self.aclose()
-            raise
 
-    def _handle(self, events: list[ServerSentEvent], *, at_eof: bool = False) -> None:
+    def _handle(self, events: list[ServerSentEvent], *, at_eof: bool = False) -> APIError | None:
+        """Queue the chunks of ``events``; returns the error that ends the stream, if any."""
         add = self._accumulator.add
         for event in events:
             if event.event == "error":
-                self._stream_error(event.data)
+                return self._stream_error(event.data)
             try:
                 chunk = ChatCompletionChunk.model_validate_json(event.data)
             except ValidationError:
                 if at_eof:
-                    return  # a cut-off last line: the stream is incomplete, not malformed
+                    return None  # a cut-off last line: the stream is incomplete, not malformed
                 start = redact(event.data.decode("utf-8", "replace"), self._secret)[:200]
-                raise APIResponseError(
+                return APIResponseError(
                     f"the stream sent an event that is not a chat completion chunk: {start!r}",
                     body_start=start,
-                ) from None
+                    request=self._request,
+                )
             extra = chunk.__pydantic_extra__
             if extra and "error" in extra:
-                self._stream_error(event.data)
+                return self._stream_error(event.data)
             add(chunk)
             self._pending.append(chunk)
             self._received += 1
+        return None
 
-    def _stream_error(self, data: bytes) -> None:
+    def _stream_error(self, data: bytes) -> APIStreamError:
         text = redact(data.decode("utf-8", "replace"), self._secret)
         try:
-            body: Any = redact_json(json.loads(text), self._secret)  # masked again, decoded
+            # Depth-bounded (json.loads alone hits RecursionError); masked again, decoded.
+            body: Any = redact_json(loads(text), self._secret)
         except ValueError:
             body = text
         error = body.get("error", body) if isinstance(body, dict) else body
         if isinstance(error, dict):
             code = error.get("code")
-            raise APIStreamError(
-                str(error.get("message") or error),
+            message = error.get("message")
+            return APIStreamError(
+                str(message if message else error)[:2000],
                 body=error,
-                type=error.get("type"),
-                code=None if code is None else str(code),
+                type=error.get("type") if isinstance(error.get("type"), str) else None,
+                code=None if code is None else str(code)[:200],
+                request=self._request,
             )
-        raise APIStreamError(str(error), body=error)
+        return APIStreamError(str(error)[:2000], body=error, request=self._request)
 
     async def _undecodable(self, exc: httpx.DecodingError) -> NoReturn:
         self._ended = True  # the same bytes would come back: never retried
@@ -371,4 +400,4 @@ class ChatStream:
             raise error from cause
         await self._wait(self._attempt, error, None)
         self._attempt += 1
-        self._parser = SSEParser()
+        self._parser = SSEParser(self._max_event_bytes)

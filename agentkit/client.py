@@ -26,6 +26,7 @@ from agentkit._http_errors import loads, retry_after, status_error, transport_er
 from agentkit._params import build_body, serialise
 from agentkit._pool import LoopPools, UserPool
 from agentkit._redact import Secrets, redact
+from agentkit._sse import DEFAULT_MAX_EVENT_BYTES
 from agentkit._stream import ChatStream, parse_completion, undecodable
 from agentkit.errors import (
     APIError,
@@ -97,6 +98,7 @@ class ChatClient:
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
         retry_backoff: float = 0.5,
+        max_sse_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         """Configure the client; nothing is sent until the first request.
 
@@ -126,11 +128,15 @@ class ChatClient:
                 serves one event loop at a time (see `EventLoopError`).
             retry_backoff: First retry delay in seconds; it doubles per retry up to 8 s, with
                 jitter. A server's ``Retry-After`` takes precedence.
+            max_sse_event_bytes: The most bytes one line, or one event's data, of a stream
+                may hold; past it the stream ends with an `APIResponseError` (after the chunks
+                that came before). Bounds the memory a misbehaving server can make a stream use.
 
         Raises:
             InvalidRequestError: The API key or a header holds a character an HTTP header
-                cannot carry, the base URL does not start with http:// or https://, or a
-                time is negative (``request_timeout`` must be more than 0).
+                cannot carry, the base URL does not start with http:// or https://, a time is
+                negative (``request_timeout`` must be more than 0), or ``max_sse_event_bytes``
+                is below 1.
         """
         if (request_timeout is not None and not request_timeout > 0) or not max_retry_wait >= 0:
             raise InvalidRequestError(
@@ -149,6 +155,11 @@ class ChatClient:
         self.max_retries = max_retries
         self._max_retry_wait = max_retry_wait
         self._backoff = retry_backoff
+        if max_sse_event_bytes < 1:
+            raise InvalidRequestError(
+                f"max_sse_event_bytes must be at least 1, not {max_sse_event_bytes}"
+            )
+        self._max_sse_event_bytes = max_sse_event_bytes
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._request_timeout = request_timeout
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
@@ -284,7 +295,13 @@ class ChatClient:
         async def wait(attempt: int, error: Exception, response: httpx.Response | None) -> None:
             await self._wait(attempt, error, response, started[0] if started else call)
 
-        return ChatStream(send, wait, self.max_retries, secret=call.secrets)
+        return ChatStream(
+            send,
+            wait,
+            self.max_retries,
+            secret=call.secrets,
+            max_event_bytes=self._max_sse_event_bytes,
+        )
 
     async def list_models(self) -> list[Model]:
         """The models the server offers (``GET /models``).

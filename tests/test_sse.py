@@ -140,3 +140,29 @@ def test_line_endings_are_interchangeable(payloads: list[bytes]):
         raw = b"".join(b"data: " + line + sep + sep for line in lines)
         events, _ = parse(*[raw[i : i + 3] for i in range(0, len(raw), 3)])
         assert [e.data for e in events] == lines
+
+
+def test_a_line_past_the_bound_stops_the_parser_after_the_events_before_it():
+    parser = SSEParser(max_event_bytes=16)
+    assert parser.feed(b"data: a\n\ndata: 0123456789") == [ServerSentEvent(b"a")]
+    assert parser.error is None  # 16 bytes so far: not past the bound yet
+    assert parser.feed(b"abcdef") == []
+    assert parser.error is not None and "16 bytes (max_sse_event_bytes)" in str(parser.error)
+    assert parser.feed(b"\n\ndata: b\n\n") == [] and parser.flush() == []
+    assert not parser.done
+
+
+def test_the_bound_counts_an_events_data_lines_together():
+    parser = SSEParser(max_event_bytes=12)
+    assert parser.feed(b"data: 12345\ndata: 1234\n\n") == [ServerSentEvent(b"12345\n1234")]
+    assert parser.feed(b"data: 123456\ndata: 123456\n\n") == []  # lines of 12, data of 13
+    assert parser.error is not None and "an event longer than 12 bytes" in str(parser.error)
+
+
+def test_a_long_line_in_many_reads_is_joined_once():
+    payload = bytes(range(256)) * 400
+    payload = payload.replace(b"\n", b"").replace(b"\r", b"")
+    raw = b"data: " + payload + b"\r\n\r\n"
+    parser = SSEParser()
+    events = [e for i in range(0, len(raw), 3) for e in parser.feed(raw[i : i + 3])]
+    assert [e.data for e in events] == [payload]
