@@ -3,7 +3,8 @@
 Tool-call fragments are merged by ``index``. Real gateways bend the spec, so it also copes with
 deltas without ``index`` (a new id, or a name, starts a new call; anything else continues the
 last one), every call of a batch sent at the same ``index`` (a new id there starts a new call),
-arguments that arrive before the id, and ids repeated on every chunk.
+arguments that arrive before the id, ids repeated on every chunk, and one id shared by calls
+at different indexes (two calls, as the non-streamed answer has them).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ __all__ = ["StreamAccumulator"]
 
 
 class _Call:
-    __slots__ = ("arguments", "id", "name", "type")
+    __slots__ = ("arguments", "id", "index", "name", "type")
 
-    def __init__(self) -> None:
+    def __init__(self, index: int | None) -> None:
+        self.index = index  # the index it first arrived at (None: the gateway sends none)
         self.id = ""
         self.type = "function"
         self.name = ""
@@ -75,13 +77,16 @@ class _Choice:
                     call.arguments.append(function.arguments)
 
     def _call_for(self, delta: DeltaToolCall, name: str | None) -> _Call:
-        if delta.index is not None:
-            call = self.by_index.get(delta.index)
+        index = delta.index
+        if index is not None:
+            call = self.by_index.get(index)
             if call is None or (delta.id and call.id and delta.id != call.id):
                 # Ollama and some Gemini proxies send every call of a parallel batch at the
                 # same index: a new id there is a new call, and it takes over the index, so
-                # later fragments without an id continue it.
-                call = self.by_index[delta.index] = self._known(delta.id) or self._new()
+                # later fragments without an id continue it. An id seen at another index is
+                # another call all the same (some servers reuse ids): index tells calls apart.
+                call = self._known(delta.id, index) or self._new(index)
+                self.by_index[index] = call
             return call
         # No index (Gemini-style): decide from the id and name whether this is a new call.
         last = self.calls[-1] if self.calls else None
@@ -89,23 +94,23 @@ class _Choice:
             if delta.id:
                 if delta.id == last.id or not last.id:
                     return last
-                known = self._known(delta.id)  # an id repeated later, out of order
+                known = self._known(delta.id, None)  # an id repeated later, out of order
                 if known is not None:
                     return known
             elif not name or not last.name:
                 return last
-        return self._new()
+        return self._new(None)
 
-    def _known(self, id: str | None) -> _Call | None:
-        """The call that already has this id, if any."""
+    def _known(self, id: str | None, index: int | None) -> _Call | None:
+        """The call that already has this id, at this index or at none, if any."""
         if id:
             for call in self.calls:
-                if call.id == id:
+                if call.id == id and (call.index is None or call.index == index):
                     return call
         return None
 
-    def _new(self) -> _Call:
-        call = _Call()
+    def _new(self, index: int | None) -> _Call:
+        call = _Call(index)
         self.calls.append(call)
         return call
 

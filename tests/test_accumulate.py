@@ -136,6 +136,26 @@ EXPECTED: dict[str, dict[str, Any]] = {
         ],
         "usage": {"prompt_tokens": 30, "completion_tokens": 24, "total_tokens": 54},
     },
+    "shared_id_calls.sse": {
+        "id": "g-1",
+        "object": "chat.completion",
+        "created": 1760000001,
+        "model": "llama-x",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    # one id at two indexes: two calls, as the non-streamed answer has them
+                    "tool_calls": [
+                        call("call_same", "count", '{"n": 0}'),
+                        call("call_same", "count", '{"n": 1}'),
+                    ],
+                },
+                "finish_reason": "tool_calls",
+            }
+        ],
+    },
     "args_before_id.sse": {
         "id": "y-1",
         "object": "chat.completion",
