@@ -45,6 +45,7 @@ class _Choice:
         "finish_reason",
         "logprobs",
         "reasoning",
+        "reasoning_content",
         "refusal",
         "role",
     )
@@ -52,6 +53,7 @@ class _Choice:
     def __init__(self) -> None:
         self.role = "assistant"
         self.content: list[str] | None = None
+        self.reasoning_content: list[str] | None = None
         self.reasoning: list[str] | None = None
         self.refusal: list[str] | None = None
         self.calls: list[_Call] = []
@@ -115,15 +117,20 @@ class _Choice:
         return call
 
     def add_extra(self, extra: dict[str, Any]) -> None:
-        # Provider fields (annotations, ...): keep the last non-null value of each; content
-        # parts (see types.Message) add up, like the text joined from them.
+        # Provider fields: a list (annotations, content parts, reasoning_details...) adds up
+        # across chunks, as the non-streamed answer holds them all; any other value keeps the
+        # last non-null one.
         for key, value in extra.items():
             if value is None:
                 continue
             if self.extra is None:
                 self.extra = {}
-            if key == "content_parts" and isinstance(value, list):
-                value = [*self.extra.get(key, ()), *value]
+            if isinstance(value, list):
+                known = self.extra.get(key)
+                if isinstance(known, list):
+                    known.extend(value)
+                    continue
+                value = list(value)  # ours to extend: the chunk's own list stays as sent
             self.extra[key] = value
 
     def add_logprobs(self, logprobs: Any) -> None:
@@ -155,15 +162,27 @@ class _Choice:
             ]
         message = Message(
             role=self.role,
-            content=None if self.content is None else "".join(self.content),
-            reasoning_content=None if self.reasoning is None else "".join(self.reasoning),
+            content=_join(self.content),
+            reasoning_content=_join(self.reasoning_content),
+            reasoning=_join(self.reasoning),
             tool_calls=tool_calls,
-            refusal=None if self.refusal is None else "".join(self.refusal),
+            refusal=_join(self.refusal),
             **(self.extra or {}),
         )
         return Choice(
             index=index, message=message, finish_reason=self.finish_reason, logprobs=self.logprobs
         )
+
+
+def _add(pieces: list[str] | None, piece: str) -> list[str]:
+    if pieces is None:
+        return [piece]
+    pieces.append(piece)
+    return pieces
+
+
+def _join(pieces: list[str] | None) -> str | None:
+    return None if pieces is None else "".join(pieces)
 
 
 class StreamAccumulator:
@@ -216,21 +235,15 @@ class StreamAccumulator:
             delta = piece.delta
             if delta.role:
                 state.role = delta.role
+            # Text fields add up, fragment by fragment, whichever reasoning field is used.
             if delta.content is not None:
-                if state.content is None:
-                    state.content = [delta.content]
-                else:
-                    state.content.append(delta.content)
+                state.content = _add(state.content, delta.content)
             if delta.reasoning_content is not None:
-                if state.reasoning is None:
-                    state.reasoning = [delta.reasoning_content]
-                else:
-                    state.reasoning.append(delta.reasoning_content)
+                state.reasoning_content = _add(state.reasoning_content, delta.reasoning_content)
+            if delta.reasoning is not None:
+                state.reasoning = _add(state.reasoning, delta.reasoning)
             if delta.refusal is not None:
-                if state.refusal is None:
-                    state.refusal = [delta.refusal]
-                else:
-                    state.refusal.append(delta.refusal)
+                state.refusal = _add(state.refusal, delta.refusal)
             if delta.tool_calls:
                 state.add_calls(delta.tool_calls)
             if delta.__pydantic_extra__:

@@ -300,7 +300,11 @@ def _tokens(text: str) -> int:
 
 def _estimate_usage(request: dict[str, Any], choices: list[dict[str, Any]]) -> dict[str, Any]:
     prompt = _tokens(json.dumps([request.get("messages"), request.get("tools")]))
-    reasoning = sum(_tokens(c["message"].get("reasoning_content") or "") for c in choices)
+    reasoning = sum(
+        _tokens(c["message"].get(key) or "")
+        for c in choices
+        for key in ("reasoning_content", "reasoning")
+    )
     output = reasoning + sum(
         _tokens(c["message"].get("content") or "")
         + sum(
@@ -329,7 +333,9 @@ def _pieces(text: str, size: int = 5) -> list[str]:
 
 
 # Message keys streamed piece by piece; any other key (annotations, audio...) goes whole.
-_PIECEWISE = frozenset({"role", "reasoning_content", "content", "refusal", "tool_calls"})
+_PIECEWISE = frozenset(
+    {"role", "reasoning_content", "reasoning", "content", "refusal", "tool_calls"}
+)
 
 
 def _text_deltas(value: Any) -> list[Any]:
@@ -341,7 +347,8 @@ def _text_deltas(value: Any) -> list[Any]:
 def stream_chunks(completion: dict[str, Any], *, include_usage: bool) -> list[dict[str, Any]]:
     """Turn a chat completion into the ``data:`` chunks a real server streams (no ``[DONE]``).
 
-    Per choice: a role chunk, ``reasoning_content`` deltas, content deltas (a list of content
+    Per choice: a role chunk, reasoning deltas (``reasoning_content`` or ``reasoning``, as in
+    the message), content deltas (a list of content
     parts goes whole, in one delta), refusal deltas, one delta with the message's other
     non-null keys (``annotations``...), then each tool call (id, type and name first, then
     argument fragments), then a chunk with only ``finish_reason``. The choice's ``logprobs``
@@ -372,9 +379,9 @@ def stream_chunks(completion: dict[str, Any], *, include_usage: bool) -> list[di
         logprobs = choice.get("logprobs")  # sent once, whole: the client concatenates them
         role = message.get("role") or "assistant"
         add(index, {"role": role, "content": None if message.get("content") is None else ""})
-        for key in ("reasoning_content", "content", "refusal"):
+        for key in ("reasoning_content", "reasoning", "content", "refusal"):
             for piece in _text_deltas(message.get(key)):
-                if key == "reasoning_content":  # logprobs are about the answer's tokens
+                if key in ("reasoning_content", "reasoning"):  # logprobs are the answer's
                     add(index, {key: piece})
                 else:
                     add(index, {key: piece}, logprobs=logprobs)

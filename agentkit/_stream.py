@@ -115,6 +115,7 @@ def _as_chunk(completion: ChatCompletion) -> ChatCompletionChunk:
             role=message.role,
             content=message.content,
             reasoning_content=message.reasoning_content,
+            reasoning=message.reasoning,
             refusal=message.refusal,
             tool_calls=calls or None,
             **(message.model_extra or {}),

@@ -88,9 +88,10 @@ class Agent(Generic[OutputT]):
             a JSON schema ``response_format`` and validated.
         strict_tools: Send tool schemas in strict mode (tools that set ``strict`` keep theirs).
         max_concurrency: Most tool calls of one turn running at once.
-        reasoning_history: When to send ``reasoning_content`` back in later requests: never,
-            on assistant turns that call tools (what DeepSeek thinking models require), or
-            always. The run's messages keep it on every assistant turn either way.
+        reasoning_history: When to send reasoning back in later requests, in the field the
+            server used (``reasoning_content`` or ``reasoning``): never, on assistant turns
+            that call tools (what DeepSeek thinking models require), or always. The run's
+            messages keep it on every assistant turn either way.
         on_max_steps: ``"raise"`` `MaxStepsExceeded`, or ``"final_answer"``: make one more
             request with ``tool_choice="none"`` and return its answer.
         usage_limits: Request and token limits; reaching one raises `UsageLimitExceeded`.
@@ -620,8 +621,9 @@ class Agent(Generic[OutputT]):
             async for chunk in chunks:
                 if chunk.choices:
                     delta = chunk.choices[0].delta
-                    if delta.reasoning_content:
-                        yield ReasoningDelta(text=delta.reasoning_content)
+                    reasoning = delta.reasoning_text  # reasoning_content or reasoning
+                    if reasoning:
+                        yield ReasoningDelta(text=reasoning)
                     if delta.content:
                         yield TextDelta(text=delta.content)
             completion = await chunks.get_final_completion()
@@ -663,17 +665,19 @@ class Agent(Generic[OutputT]):
         return await self._executor.call_tool(call, run)
 
     def _request_messages(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The messages to send: ``reasoning_content`` only where ``reasoning_history`` wants it.
+        """The messages to send: reasoning only where ``reasoning_history`` wants it.
 
-        The run keeps it on every assistant message; this shallow pass copies only the
-        assistant messages whose reasoning the policy leaves out.
+        The run keeps it on every assistant message, in the field the server sent it in
+        (``reasoning_content`` or ``reasoning``), so it goes back the way that server reads
+        it; this shallow pass copies only the assistant messages whose reasoning the policy
+        leaves out.
         """
         if self._reasoning == "always":
             return messages
         on_calls = self._reasoning == "tool_calls"
         return [
             _without_reasoning(m)
-            if "reasoning_content" in m
+            if ("reasoning_content" in m or "reasoning" in m)
             and m.get("role") == "assistant"
             and not (on_calls and m.get("tool_calls"))
             else m
@@ -691,7 +695,7 @@ class Agent(Generic[OutputT]):
         message = completion.choices[0].message
         param = message.to_param(reasoning=True)  # the record is complete; sending is per policy
         state.messages.append(cast(dict[str, Any], param))
-        state.reasoning = message.reasoning_content
+        state.reasoning = message.reasoning_text
         if message.tool_calls:
             if state.final_request:
                 # Answer the calls it made anyway, so the messages stay a valid history (an
@@ -788,5 +792,8 @@ def _stopped(exc: Exception, run_id: str) -> None:
     )
 
 
+_REASONING_FIELDS = frozenset({"reasoning_content", "reasoning"})
+
+
 def _without_reasoning(message: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in message.items() if key != "reasoning_content"}
+    return {key: value for key, value in message.items() if key not in _REASONING_FIELDS}

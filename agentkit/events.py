@@ -61,7 +61,7 @@ class TextDelta:
 
 @dataclass(frozen=True, kw_only=True)
 class ReasoningDelta:
-    """A piece of the model's ``reasoning_content``, as it arrives."""
+    """A piece of the model's reasoning (``reasoning_content`` or ``reasoning``), as it arrives."""
 
     text: str
     """The new reasoning text."""
@@ -108,7 +108,7 @@ class StepFinished:
     usage: RunUsage
     """The usage of this request alone."""
     message: Message
-    """The assistant message received, ``reasoning_content`` included."""
+    """The assistant message received, its reasoning included (see ``reasoning_text``)."""
 
 
 @dataclass(frozen=True, kw_only=True)

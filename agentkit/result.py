@@ -111,8 +111,8 @@ class RunResult(Generic[OutputT]):
     steps: int
     """Model requests made by this run (a resumed run counts those made before the stop)."""
     reasoning: str | None = None
-    """The final answer's ``reasoning_content``, when the server sent one (every step's is on
-    its assistant message in ``messages``)."""
+    """The final answer's reasoning text (``reasoning_content`` or ``reasoning``, whichever the
+    server sent; every step's is on its assistant message in ``messages``)."""
     run_id: str | None = None
     """The checkpoint key of the run, when it ran with a checkpoint store."""
 

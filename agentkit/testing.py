@@ -42,7 +42,7 @@ from agentkit._replies import (
     Truncated,
 )
 from agentkit._server import Exchange, Server
-from agentkit.types import ChatCompletion
+from agentkit.types import ChatCompletion, ReasoningField
 
 __all__ = [
     "Delay",
@@ -84,6 +84,7 @@ def completion(
     content: str | None = None,
     *,
     reasoning: str | None = None,
+    reasoning_field: ReasoningField = "reasoning_content",
     tool_calls: Sequence[ToolCallSpec] = (),
     refusal: str | None = None,
     finish_reason: str | None = None,
@@ -94,8 +95,9 @@ def completion(
 
     Args:
         content: The assistant's text.
-        reasoning: Reasoning text, sent as ``reasoning_content`` (before the content when
-            streamed).
+        reasoning: Reasoning text (before the content when streamed).
+        reasoning_field: The field it is sent in: ``"reasoning_content"`` (DeepSeek-style) or
+            ``"reasoning"`` (Groq, OpenRouter, Ollama, vLLM).
         tool_calls: Calls as ``(name, arguments)`` or ``(name, arguments, id)``; a dict of
             arguments is JSON-encoded, a string is sent as-is (so it may be invalid JSON).
             Ids default to ``call_1``, ``call_2``... in order.
@@ -110,7 +112,12 @@ def completion(
     """
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if reasoning is not None:
-        message["reasoning_content"] = reasoning
+        if reasoning_field not in ("reasoning_content", "reasoning"):
+            raise ValueError(
+                "reasoning_field must be 'reasoning_content' or 'reasoning', "
+                f"not {reasoning_field!r}"
+            )
+        message[reasoning_field] = reasoning
     if refusal is not None:
         message["refusal"] = refusal
     if tool_calls:
@@ -137,6 +144,7 @@ def text(
     content: str,
     *,
     reasoning: str | None = None,
+    reasoning_field: ReasoningField = "reasoning_content",
     usage: Mapping[str, Any] | None = None,
     finish_reason: str = "stop",
 ) -> dict[str, Any]:
@@ -144,18 +152,28 @@ def text(
 
     Args:
         content: The assistant's text.
-        reasoning: Reasoning text, sent as ``reasoning_content``.
+        reasoning: Reasoning text.
+        reasoning_field: ``"reasoning_content"`` (the default) or ``"reasoning"``.
         usage: Token counts to report instead of the server's estimate.
         finish_reason: E.g. ``"length"`` to fake a cut-off answer.
 
     Returns:
         A chat completion dict.
     """
-    return completion(content, reasoning=reasoning, usage=usage, finish_reason=finish_reason)
+    return completion(
+        content,
+        reasoning=reasoning,
+        reasoning_field=reasoning_field,
+        usage=usage,
+        finish_reason=finish_reason,
+    )
 
 
 def tool_calls(
-    *calls: ToolCallSpec, content: str | None = None, reasoning: str | None = None
+    *calls: ToolCallSpec,
+    content: str | None = None,
+    reasoning: str | None = None,
+    reasoning_field: ReasoningField = "reasoning_content",
 ) -> dict[str, Any]:
     """Build a reply that calls tools, e.g. ``tool_calls(("add", {"a": 1, "b": 2}))``.
 
@@ -163,12 +181,15 @@ def tool_calls(
         *calls: ``(name, arguments)`` or ``(name, arguments, id)``; ids default to
             ``call_1``, ``call_2``... in order.
         content: Text sent alongside the calls.
-        reasoning: Reasoning text, sent as ``reasoning_content``.
+        reasoning: Reasoning text.
+        reasoning_field: ``"reasoning_content"`` (the default) or ``"reasoning"``.
 
     Returns:
         A chat completion dict with ``finish_reason`` ``"tool_calls"``.
     """
-    return completion(content, reasoning=reasoning, tool_calls=calls)
+    return completion(
+        content, reasoning=reasoning, reasoning_field=reasoning_field, tool_calls=calls
+    )
 
 
 def _tool_call(spec: ToolCallSpec, n: int) -> dict[str, Any]:
@@ -464,7 +485,7 @@ class FakeServer:
         incoming = exchange.request
         try:
             parsed = json.loads(incoming.raw) if incoming.raw else None
-        except ValueError:
+        except (ValueError, RecursionError):  # deeply nested JSON is just a bad body
             parsed = None
         body = parsed if isinstance(parsed, dict) else None
         path = incoming.path.partition("?")[0].rstrip("/")

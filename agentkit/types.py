@@ -34,6 +34,7 @@ __all__ = [
     "Model",
     "ModelSettings",
     "PromptTokensDetails",
+    "ReasoningField",
     "SystemMessage",
     "ToolCall",
     "ToolCallParam",
@@ -88,6 +89,7 @@ class AssistantMessage(TypedDict):
     content: str | None
     tool_calls: NotRequired[list[ToolCallParam]]
     reasoning_content: NotRequired[str]
+    reasoning: NotRequired[str]
     refusal: NotRequired[str]
     name: NotRequired[str]
 
@@ -228,6 +230,25 @@ def _content_parts(own: CoreSchema) -> CoreSchema:
     return core_schema.no_info_before_validator_function(_text_of_parts, own)
 
 
+ReasoningField: TypeAlias = Literal["reasoning_content", "reasoning"]
+"""The wire field a server puts reasoning text in: ``reasoning_content`` (DeepSeek, xAI, Z.ai,
+the seed gateway) or ``reasoning`` (Groq, OpenRouter, Ollama, vLLM, Cerebras)."""
+
+
+def _reasoning_of(content: str | None, reasoning: str | None) -> str | None:
+    # A server that sends both (some do, with the same text) is read once; the first non-empty
+    # text wins, so an empty ``reasoning_content: ""`` never hides a ``reasoning`` beside it.
+    if content:
+        return content
+    return reasoning if reasoning or content is None else content
+
+
+def _reasoning_field(content: str | None, reasoning: str | None) -> ReasoningField | None:
+    if content is not None:
+        return "reasoning_content" if content or not reasoning else "reasoning"
+    return None if reasoning is None else "reasoning"
+
+
 _T = TypeVar("_T")
 _OrDefault: TypeAlias = Annotated[_T, _Also(_null)]
 """A field that reads ``null`` as its default: gateways send null for what the spec requires."""
@@ -273,23 +294,39 @@ class Message(_Wire):
     role: _OrDefault[str] = "assistant"
     content: str | None = None
     reasoning_content: str | None = None
-    """Reasoning text from reasoning models (a gateway extension, not in OpenAI's spec)."""
+    """Reasoning text, as DeepSeek-style servers send it (not in OpenAI's spec)."""
+    reasoning: str | None = None
+    """Reasoning text, as Groq, OpenRouter, Ollama and vLLM send it (not in OpenAI's spec)."""
     tool_calls: list[ToolCall] | None = None
     refusal: str | None = None
     name: str | None = None
+
+    @property
+    def reasoning_text(self) -> str | None:
+        """The reasoning text, whichever field carried it (see `reasoning_field`)."""
+        return _reasoning_of(self.reasoning_content, self.reasoning)
+
+    @property
+    def reasoning_field(self) -> ReasoningField | None:
+        """The field `reasoning_text` came from, so replies send it back the same way."""
+        return _reasoning_field(self.reasoning_content, self.reasoning)
 
     def to_param(self, *, reasoning: bool = False) -> AssistantMessage:
         """This message in the form we send back in the history.
 
         Args:
-            reasoning: Include ``reasoning_content`` (DeepSeek thinking models require it on
-                tool-call turns; most other servers reject it).
+            reasoning: Include the reasoning, in the field(s) the server sent it in
+                (``reasoning_content`` or ``reasoning``). DeepSeek thinking models require it
+                on tool-call turns; most other servers ignore or reject it.
         """
         param: AssistantMessage = {"role": "assistant", "content": self.content}
         if self.tool_calls:
             param["tool_calls"] = [call.to_param() for call in self.tool_calls]
-        if reasoning and self.reasoning_content:
-            param["reasoning_content"] = self.reasoning_content
+        if reasoning:
+            if self.reasoning_content:
+                param["reasoning_content"] = self.reasoning_content
+            if self.reasoning:
+                param["reasoning"] = self.reasoning
         if self.refusal:
             param["refusal"] = self.refusal
         return param
@@ -373,8 +410,16 @@ class ChoiceDelta(_Wire):
     role: str | None = None
     content: str | None = None
     reasoning_content: str | None = None
+    """A piece of reasoning text, as DeepSeek-style servers send it."""
+    reasoning: str | None = None
+    """A piece of reasoning text, as Groq, OpenRouter, Ollama and vLLM send it."""
     tool_calls: list[DeltaToolCall] | None = None
     refusal: str | None = None
+
+    @property
+    def reasoning_text(self) -> str | None:
+        """The piece of reasoning text, whichever field carried it."""
+        return _reasoning_of(self.reasoning_content, self.reasoning)
 
 
 class ChunkChoice(_Wire):

@@ -211,6 +211,25 @@ EXPECTED: dict[str, dict[str, Any]] = {
             "completion_tokens_details": {"reasoning_tokens": 6},
         },
     },
+    "reasoning_field.sse": {
+        "id": "gq-1",
+        "object": "chat.completion",
+        "created": 9,
+        "model": "openai/gpt-oss-120b",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "Hello!",
+                    # Groq-style: every fragment of `reasoning` kept, in the field it came in
+                    "reasoning": "The user says hi.",
+                    "channel": "analysis",
+                },
+                "finish_reason": "stop",
+            }
+        ],
+    },
     "two_choices.sse": {
         "id": "n-1",
         "object": "chat.completion",
@@ -290,7 +309,7 @@ def test_empty_accumulator():
     assert completion.choices == [] and completion.usage is None
 
 
-def test_logprobs_are_concatenated_and_extras_kept():
+def test_logprobs_and_list_extras_are_concatenated():
     accumulator = StreamAccumulator()
     for piece in ("a", "b"):
         accumulator.add(
@@ -310,7 +329,8 @@ def test_logprobs_are_concatenated_and_extras_kept():
     assert choice.logprobs == {
         "content": [{"token": "a", "logprob": -0.1}, {"token": "b", "logprob": -0.1}]
     }
-    assert choice.message.model_extra == {"annotations": ["b"]}
+    # list fields add up across chunks, as the non-streamed answer holds them all
+    assert choice.message.model_extra == {"annotations": ["a", "b"]}
 
 
 def test_no_index_id_repeated_out_of_order_continues_its_call():
@@ -330,3 +350,17 @@ def test_no_index_id_repeated_out_of_order_continues_its_call():
         ("c1", "f", "{}"),
         ("c2", "g", "{}"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "text"),
+    [
+        ("reasoning.sse", "reasoning_content", "The user greets. Reply kindly."),
+        ("reasoning_field.sse", "reasoning", "The user says hi."),
+    ],
+)
+def test_reasoning_text_whichever_field_carried_it(name: str, field: str, text: str):
+    pieces = [c.choices[0].delta.reasoning_text for c in chunks(name) if c.choices]
+    assert "".join(p for p in pieces if p) == text
+    message = assemble(name).completion().choices[0].message
+    assert (message.reasoning_text, message.reasoning_field) == (text, field)
