@@ -289,8 +289,14 @@ def test_recorded_stream_assembles(name: str):
 
 def test_every_fixture_is_covered():
     files = {p.name for p in STREAMS.glob("*.sse")}
-    # the last three are broken on purpose; test_client.py feeds them through a server
-    assert files - set(EXPECTED) == {"finish_without_done.sse", "truncated.sse", "error_event.sse"}
+    # these end broken on purpose; test_client.py and test_stream.py feed them to a client
+    assert files - set(EXPECTED) == {
+        "finish_without_done.sse",
+        "truncated.sse",
+        "error_event.sse",
+        "keepalive_error_object.sse",
+        "reasoning_error_event.sse",
+    }
 
 
 def test_partial_stream_has_no_finish_reason():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,19 +28,42 @@ def chunk(**delta: object) -> bytes:
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
+class Replay:
+    """A client whose every stream answers with ``pieces`` (one network read each), settable.
+
+    One client serves every split of a test: building an httpx client per split (an SSL
+    context each) would cost more than the streams themselves. The request is the same every
+    time: ``checked`` puts it through `mock_transport`'s schema check (once is enough).
+    """
+
+    def __init__(
+        self, pieces: Sequence[bytes] = (), *, checked: bool = False, **options: Any
+    ) -> None:
+        self.pieces = list(pieces)
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            async def body() -> AsyncIterator[bytes]:
+                for piece in list(self.pieces):
+                    yield piece
+
+            headers = {"content-type": "text/event-stream"}
+            return httpx.Response(200, headers=headers, content=body())
+
+        transport = mock_transport(handler) if checked else httpx.MockTransport(handler)
+        http = httpx.AsyncClient(transport=transport)
+        options = {"base_url": "http://test/v1", "api_key": "k", "max_retries": 0, **options}
+        self.client = ChatClient(http_client=http, **options)
+
+    async def drain(
+        self, pieces: Sequence[bytes]
+    ) -> tuple[list[ChatCompletionChunk], BaseException | None]:
+        self.pieces = list(pieces)
+        return await drain(self.client)
+
+
 def served(pieces: Sequence[bytes], **options: Any) -> ChatClient:
     """A client whose every stream answers with ``pieces``, one network read each."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        async def body() -> AsyncIterator[bytes]:
-            for piece in pieces:
-                yield piece
-
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
-
-    http = httpx.AsyncClient(transport=mock_transport(handler))
-    options = {"base_url": "http://test/v1", "api_key": "k", "max_retries": 0, **options}
-    return ChatClient(http_client=http, **options)
+    return Replay(pieces, checked=True, **options).client
 
 
 async def drain(client: ChatClient) -> tuple[list[ChatCompletionChunk], BaseException | None]:
@@ -80,8 +104,9 @@ ENDINGS = {
 async def test_chunks_before_an_error_are_yielded_whatever_the_read_boundaries(ending: str):
     tail, kind = ENDINGS[ending]
     raw = BEFORE + tail
+    replay = Replay()
     for pieces in splits(raw):
-        seen, error = await drain(served(pieces))
+        seen, error = await replay.drain(pieces)
         assert [c.choices[0].delta.content for c in seen] == ["Hel", "lo"], pieces
         assert isinstance(error, kind), pieces
 
@@ -169,3 +194,28 @@ async def test_max_sse_event_bytes_lets_large_events_through_when_raised():
 def test_max_sse_event_bytes_must_be_positive():
     with pytest.raises(errors.InvalidRequestError, match="max_sse_event_bytes"):
         ChatClient(base_url="http://t/v1", max_sse_event_bytes=0)
+
+
+# --- recorded shapes: OpenRouter's error object after keep-alives, Groq's error event ---------
+
+STREAMS = Path(__file__).parent / "data" / "streams"
+
+
+@pytest.mark.parametrize(
+    ("name", "count", "code", "reasoning"),
+    [
+        ("keepalive_error_object.sse", 2, "400", "Greeting, answer briefly."),
+        ("reasoning_error_event.sse", 3, "tool_use_failed", "Call the tool with a bad argument."),
+    ],
+)
+async def test_recorded_error_streams_yield_everything_before_the_error(
+    name: str, count: int, code: str, reasoning: str
+):
+    raw = (STREAMS / name).read_bytes()
+    replay = Replay()
+    for cut in range(len(raw) + 1):
+        seen, error = await replay.drain([raw[:cut], raw[cut:]])
+        assert len(seen) == count, cut
+        assert isinstance(error, errors.APIStreamError) and error.code == code, cut
+        text = "".join(c.choices[0].delta.reasoning_text or "" for c in seen if c.choices)
+        assert text == reasoning
