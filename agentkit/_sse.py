@@ -129,7 +129,7 @@ class SSEParser:
         self._pending_size = len(rest)
         if rest:
             self._pending.append(rest)
-        events = self._lines(head.splitlines())
+        events = self._lines(head.splitlines(), len(head) > self._limit)
         if self._pending_size > self._limit and self.error is None and not self.done:
             self._fail("a line")
         return events
@@ -151,7 +151,7 @@ class SSEParser:
             lines = []  # a body cut inside the BOM: nothing to parse
         self._pending.clear()
         self._pending_size = 0
-        return self._lines([*lines, b""])
+        return self._lines([*lines, b""], False)  # the pending bytes are within the bound
 
     def _fail(self, what: str) -> None:
         self._pending.clear()
@@ -162,7 +162,8 @@ class SSEParser:
             "that large"
         )
 
-    def _lines(self, lines: list[bytes]) -> list[ServerSentEvent]:
+    def _lines(self, lines: list[bytes], long: bool) -> list[ServerSentEvent]:
+        """Dispatch complete lines; ``long``: some line may pass the bound (check each)."""
         events: list[ServerSentEvent] = []
         data = self._data
         limit = self._limit
@@ -171,7 +172,6 @@ class SSEParser:
                 if data:
                     payload = data[0] if len(data) == 1 else b"\n".join(data)
                     data.clear()
-                    self._size = 0
                     if payload == _DONE or (len(payload) < 16 and payload.strip() == _DONE):
                         self.done = True
                         self._event = None
@@ -180,7 +180,7 @@ class SSEParser:
                 self._event = None
                 self._retry = None
                 continue
-            if len(line) > limit:
+            if long and len(line) > limit:
                 self._fail("a line")
                 return events
             if line[0] == 58:  # ":" starts a comment (keep-alives)
@@ -192,10 +192,13 @@ class SSEParser:
                 if colon and value[:1] == b" ":
                     value = value[1:]
             if name == b"data":
-                self._size += len(value) + 1
-                if self._size > limit + 1:
-                    self._fail("an event")
-                    return events
+                if data:  # an event of several lines: bound their total
+                    self._size += len(value) + 1
+                    if self._size > limit:
+                        self._fail("an event")
+                        return events
+                else:
+                    self._size = len(value)
                 data.append(value)
             elif name == b"event":
                 self._event = value.decode("utf-8", "replace")

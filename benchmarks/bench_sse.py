@@ -6,7 +6,13 @@ pieces, and assemble the final completion (agentkit: ``get_final_completion()``;
 ``chat.completions.stream(...)`` + ``get_final_completion()``). No sockets, so the number is the
 cost of parsing and assembling. Target: agentkit >= 1.5x faster.
 
-    .venv/bin/python benchmarks/bench_sse.py [--rounds 200]
+Then linearity: one event whose single ``data:`` line holds 1, 8 and 32 MB of content, read in
+64 KiB pieces through ``ChatClient.stream``. A parser that re-scans its buffer on every read is
+quadratic (32 MB took ~10 s); the time per MB must stay flat. Target: the largest line costs
+at most 1.5x per MB what the next size does (quadratic would be 4x from 8 to 32 MB). The 1 MB
+line fits in the CPU cache, so it is cheaper per MB than the others on any parser.
+
+    .venv/bin/python benchmarks/bench_sse.py [--rounds 200] [--sizes 1,8,32]
 """
 
 from __future__ import annotations
@@ -107,7 +113,56 @@ async def run_openai(rounds: int, *, assemble: bool = True) -> list[float]:
     return times
 
 
-async def main(rounds: int) -> None:
+def long_line_stream(megabytes: int) -> bytes:
+    """One chunk whose content is ``megabytes`` MB on a single ``data:`` line, then [DONE]."""
+    base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    head = json.dumps({**base, "choices": [{"index": 0, "delta": {"content": ""},
+                                            "finish_reason": "stop"}]})
+    marker = '"content": ""'
+    filled = head.replace(marker, '"content": "' + "x" * (megabytes * 1_000_000) + '"')
+    return b"data: " + filled.encode() + b"\n\ndata: [DONE]\n\n"
+
+
+async def time_long_line(megabytes: int, repeats: int = 3) -> float:
+    """Best seconds to stream and assemble a ``megabytes`` MB line, read in 64 KiB pieces."""
+    body = long_line_stream(megabytes)
+
+    def long_handler(request: httpx.Request) -> httpx.Response:
+        async def reads() -> AsyncIterator[bytes]:
+            for i in range(0, len(body), 65536):
+                yield body[i : i + 65536]
+
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=reads())
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(long_handler))
+    client = ChatClient(base_url="http://bench/v1", api_key="sk-bench", http_client=http,
+                        max_sse_event_bytes=len(body))
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        async with client.stream(model="m", messages=[{"role": "user", "content": "hi"}]) as s:
+            completion = await s.get_final_completion()
+        best = min(best, time.perf_counter() - t)
+        assert len(completion.choices[0].message.content or "") == megabytes * 1_000_000
+    await http.aclose()
+    return best
+
+
+async def linearity(sizes: list[int]) -> None:
+    per_mb = {}
+    for megabytes in sizes:
+        seconds = await time_long_line(megabytes)
+        per_mb[megabytes] = seconds / megabytes
+        print(f"one {megabytes:>3} MB line          {seconds * 1000:8.1f} ms "
+              f"({per_mb[megabytes] * 1000:.1f} ms/MB)")
+    if len(sizes) > 1:
+        small, large = sorted(sizes)[-2:]
+        ratio = per_mb[large] / per_mb[small]
+        print(f"cost per MB at {large} MB is {ratio:.2f}x that at {small} MB (target <= 1.5x; "
+              f"quadratic: {large / small:.0f}x)")
+
+
+async def main(rounds: int, sizes: list[int]) -> None:
     await run_agentkit(10)  # warm-up both
     await run_openai(10)
     await run_openai(10, assemble=False)
@@ -129,9 +184,13 @@ async def main(rounds: int) -> None:
     print(f"agentkit parse+assemble is {ratio:.2f}x faster than openai's (target >= 1.5x)")
     ratio = statistics.median(parse_only) / statistics.median(ours)
     print(f"agentkit parse+assemble is {ratio:.2f}x faster than openai parse-only")
+    if sizes:
+        await linearity(sizes)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
-    anyio.run(main, parser.parse_args().rounds)
+    parser.add_argument("--sizes", default="1,8,32", help="MB per line for the linearity run")
+    args = parser.parse_args()
+    anyio.run(main, args.rounds, [int(n) for n in args.sizes.split(",") if n])
