@@ -387,12 +387,17 @@ class ChatStream:
         message = redact(message, self._secret)  # it may quote httpx's error
         await self._close_response()
         if self._received:
+            # Raised once the chunks still queued (a last event completed by the end of the
+            # body) are yielded, like any error after data.
             self._ended = True
-            raise StreamInterruptedError(
+            error = StreamInterruptedError(
                 f"{message} after {self._received} chunks",
                 partial=self._accumulator.completion(),
                 request=self._request,
-            ) from cause
+            )
+            error.__cause__ = cause
+            self._error = error
+            return
         timed_out = isinstance(cause, httpx.TimeoutException)
         kind = APITimeoutError if timed_out else APIConnectionError
         error = kind(message, request=self._request)

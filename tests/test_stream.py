@@ -219,3 +219,28 @@ async def test_recorded_error_streams_yield_everything_before_the_error(
         assert isinstance(error, errors.APIStreamError) and error.code == code, cut
         text = "".join(c.choices[0].delta.reasoning_text or "" for c in seen if c.choices)
         assert text == reasoning
+
+
+async def test_a_last_event_cut_before_its_blank_line_is_yielded_before_the_interruption():
+    last = b'data: {"choices": [{"index": 0, "delta": {"content": "lo"}}]}'  # no finish_reason
+    raw = chunk(role="assistant", content="Hel") + last
+    replay = Replay()
+    for pieces in splits(raw):
+        seen, error = await replay.drain(pieces)
+        assert [c.choices[0].delta.content for c in seen] == ["Hel", "lo"], pieces
+        assert isinstance(error, errors.StreamInterruptedError), pieces
+        assert error.partial is not None
+        assert error.partial.choices[0].message.content == "Hello"
+
+
+async def test_a_deeply_nested_whole_answer_is_a_typed_error():
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = b'{"choices": [], "error": ' + DEEP + b"}"
+        return httpx.Response(200, headers={"content-type": "application/json"}, content=body)
+
+    http = httpx.AsyncClient(transport=mock_transport(handler))
+    client = ChatClient(base_url="http://test/v1", api_key="k", max_retries=0, http_client=http)
+    with pytest.raises(errors.APIResponseError, match="not a chat completion"):
+        await client.complete(model="m", messages=USER)
+    seen, error = await drain(client)  # a stream answered with JSON reads it the same way
+    assert seen == [] and isinstance(error, errors.APIResponseError)

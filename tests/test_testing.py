@@ -613,3 +613,16 @@ async def test_client_fixture_talks_to_the_server(server: FakeServer, client: Ch
         ("call_1", "add", '{"a": 1, "b": 2}')
     ]
     assert server.recorded[0].headers["authorization"] == "Bearer sk-test"
+
+
+@pytest.mark.invalid_requests
+async def test_deeply_nested_request_body_is_a_400_not_a_crash(
+    server: FakeServer, http: httpx.AsyncClient
+):
+    deep = b'{"model": "m", "messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with anyio.fail_after(5):
+        response = await http.post("/chat/completions", content=deep)
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "The request body is not a JSON object."
+    server.enqueue("still serving")
+    assert (await post(http)).json()["choices"][0]["message"]["content"] == "still serving"
