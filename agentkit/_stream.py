@@ -390,13 +390,13 @@ class ChatStream:
             # Raised once the chunks still queued (a last event completed by the end of the
             # body) are yielded, like any error after data.
             self._ended = True
-            error = StreamInterruptedError(
+            interrupted = StreamInterruptedError(
                 f"{message} after {self._received} chunks",
                 partial=self._accumulator.completion(),
                 request=self._request,
             )
-            error.__cause__ = cause
-            self._error = error
+            interrupted.__cause__ = cause
+            self._error = interrupted
             return
         timed_out = isinstance(cause, httpx.TimeoutException)
         kind = APITimeoutError if timed_out else APIConnectionError
