@@ -52,10 +52,11 @@ class _Choice:
 
     def __init__(self) -> None:
         self.role = "assistant"
-        self.content: list[str] | None = None
-        self.reasoning_content: list[str] | None = None
-        self.reasoning: list[str] | None = None
-        self.refusal: list[str] | None = None
+        # Text fragments as they arrive; no fragment at all (not even "") reads as None.
+        self.content: list[str] = []
+        self.reasoning_content: list[str] = []
+        self.reasoning: list[str] = []
+        self.refusal: list[str] = []
         self.calls: list[_Call] = []
         self.by_index: dict[int, _Call] = {}
         self.finish_reason: str | None = None
@@ -174,15 +175,8 @@ class _Choice:
         )
 
 
-def _add(pieces: list[str] | None, piece: str) -> list[str]:
-    if pieces is None:
-        return [piece]
-    pieces.append(piece)
-    return pieces
-
-
-def _join(pieces: list[str] | None) -> str | None:
-    return None if pieces is None else "".join(pieces)
+def _join(pieces: list[str]) -> str | None:
+    return "".join(pieces) if pieces else None
 
 
 class StreamAccumulator:
@@ -237,13 +231,13 @@ class StreamAccumulator:
                 state.role = delta.role
             # Text fields add up, fragment by fragment, whichever reasoning field is used.
             if delta.content is not None:
-                state.content = _add(state.content, delta.content)
+                state.content.append(delta.content)
             if delta.reasoning_content is not None:
-                state.reasoning_content = _add(state.reasoning_content, delta.reasoning_content)
+                state.reasoning_content.append(delta.reasoning_content)
             if delta.reasoning is not None:
-                state.reasoning = _add(state.reasoning, delta.reasoning)
+                state.reasoning.append(delta.reasoning)
             if delta.refusal is not None:
-                state.refusal = _add(state.refusal, delta.refusal)
+                state.refusal.append(delta.refusal)
             if delta.tool_calls:
                 state.add_calls(delta.tool_calls)
             if delta.__pydantic_extra__:

@@ -2,10 +2,10 @@
 
 The parser is pure, incremental and linear in its input: feed it whatever chunks the network
 delivers (boundaries anywhere, even inside a CRLF) and it returns the events completed so far.
-Each chunk is scanned once for a line end; the pieces of an unfinished line wait in a list and
-are joined once, when the line ends, so a huge line arriving in many reads costs what its bytes
-cost. A line, and an event's data, are bounded (``max_event_bytes``): past the bound the parser
-stops with an error, after handing over the events completed before it. ``data`` stays bytes so
+Each chunk is scanned once for a line end; an unfinished line grows in a buffer and is copied
+out once, when it ends, so a huge line arriving in many reads costs what its bytes cost. A
+line, and an event's data, are bounded (``max_event_bytes``): past the bound the parser stops
+with an error, after handing over the events completed before it. ``data`` stays bytes so
 pydantic can validate it without a decode.
 """
 
@@ -52,7 +52,6 @@ class SSEParser:
         "_id",
         "_limit",
         "_pending",
-        "_pending_size",
         "_retry",
         "_size",
         "_skip_lf",
@@ -68,8 +67,10 @@ class SSEParser:
         """
         self._limit = max_event_bytes
         self._at_start = True  # until the first bytes show whether the stream opens with a BOM
-        self._pending: list[bytes] = []  # the pieces of the line not ended yet
-        self._pending_size = 0
+        # The start of the line not ended yet. It grows as a bytearray (amortized linear time
+        # and, unlike a list of pieces, no more memory than its bytes however small the reads);
+        # the tail of a read that ended a line is kept as the bytes it is.
+        self._pending: bytes | bytearray = b""
         self._skip_lf = False  # the last chunk ended in CR; a leading LF belongs to it
         self._data: list[bytes] = []
         self._size = 0  # bytes of data in the event so far
@@ -101,11 +102,10 @@ class SSEParser:
                     return []
         if self._at_start:
             if self._pending:  # at most two bytes: the start of a BOM
-                chunk = self._pending.pop() + chunk
-                self._pending_size = 0
+                chunk = bytes(self._pending) + chunk
+                self._pending = b""
             if len(chunk) < len(_BOM) and _BOM.startswith(chunk):
-                self._pending.append(chunk)  # maybe a BOM split across chunks: wait for the rest
-                self._pending_size = len(chunk)
+                self._pending = chunk  # maybe a BOM split across chunks: wait for the rest
                 return []
             self._at_start = False
             if chunk.startswith(_BOM):
@@ -113,24 +113,21 @@ class SSEParser:
         # Only the new bytes are scanned: the pending ones hold no line end.
         end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
         if end < 0:
-            self._pending.append(chunk)
-            self._pending_size += len(chunk)
-            if self._pending_size > self._limit:
+            pending = self._pending
+            if isinstance(pending, bytes):
+                pending = self._pending = bytearray(pending)
+            pending += chunk
+            if len(pending) > self._limit:
                 self._fail("a line")
             return []
         if end == len(chunk) - 1 and chunk[end] == 13:  # a CR that may be half a CRLF
             self._skip_lf = True
         head = chunk[: end + 1]
         if self._pending:
-            self._pending.append(head)
-            head = b"".join(self._pending)
-            self._pending.clear()
-        rest = chunk[end + 1 :]
-        self._pending_size = len(rest)
-        if rest:
-            self._pending.append(rest)
+            head = b"".join((self._pending, head))
+        self._pending = chunk[end + 1 :]
         events = self._lines(head.splitlines(), len(head) > self._limit)
-        if self._pending_size > self._limit and self.error is None and not self.done:
+        if len(self._pending) > self._limit and self.error is None and not self.done:
             self._fail("a line")
         return events
 
@@ -146,15 +143,14 @@ class SSEParser:
         """
         if self.done or self.error is not None:
             return []
-        lines = [b"".join(self._pending)] if self._pending else []
+        lines = [bytes(self._pending)] if self._pending else []
+        self._pending = b""
         if self._at_start and lines and _BOM.startswith(lines[0]):
             lines = []  # a body cut inside the BOM: nothing to parse
-        self._pending.clear()
-        self._pending_size = 0
         return self._lines([*lines, b""], False)  # the pending bytes are within the bound
 
     def _fail(self, what: str) -> None:
-        self._pending.clear()
+        self._pending = b""
         self._data.clear()
         self.error = APIResponseError(
             f"the stream sent {what} longer than {self._limit} bytes (max_sse_event_bytes); "
