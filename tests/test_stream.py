@@ -244,3 +244,13 @@ async def test_a_deeply_nested_whole_answer_is_a_typed_error():
         await client.complete(model="m", messages=USER)
     seen, error = await drain(client)  # a stream answered with JSON reads it the same way
     assert seen == [] and isinstance(error, errors.APIResponseError)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in STREAMS.glob("*.sse")))
+async def test_every_fixture_streams_the_same_whole_and_one_byte_per_read(name: str):
+    raw = (STREAMS / name).read_bytes()
+    replay = Replay()
+    whole_chunks, whole_error = await replay.drain([raw])
+    chunks, error = await replay.drain([raw[i : i + 1] for i in range(len(raw))])
+    assert [c.model_dump() for c in chunks] == [c.model_dump() for c in whole_chunks]
+    assert type(error) is type(whole_error) and str(error) == str(whole_error)
