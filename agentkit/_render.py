@@ -143,7 +143,7 @@ class _Printer:
 def _console(stream: TextIO) -> Any:
     """A rich Console on ``stream``, or None when rich (an optional extra) is not installed."""
     try:
-        from rich.console import Console  # optional: agentkit[cli]
+        from rich.console import Console  # optional: agentkit-loop[cli]
     except ImportError:
         return None
     return Console(file=stream, emoji=False)  # ":x:" in a model answer stays ":x:"

@@ -3,7 +3,7 @@
 Without an API key or base URL (or with ``--offline``) every command talks to the built-in demo
 model, a deterministic rule set served on 127.0.0.1, so it all works offline. Exit codes: 0 ok,
 1 the run failed (server, connection or agent error), 2 usage error, 130 interrupted (Ctrl-C).
-Output uses ``rich`` when it is installed (``pip install 'agentkit[cli]'``), else plain text.
+Output uses ``rich`` when it is installed (``pip install 'agentkit-loop[cli]'``), else plain text.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import anyio.lowlevel
 
 from agentkit import __version__
 from agentkit._demo import DEMO_MODEL, DISCLAIMER, demo_server
-from agentkit._demo_tools import calculate, get_time, get_weather
+from agentkit._demo.tools import calculate, get_time, get_weather
 from agentkit._render import _Printer
 from agentkit.agent import Agent
 from agentkit.client import ChatClient

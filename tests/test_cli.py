@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from agentkit._demo import DEMO_MODEL, DISCLAIMER
-from agentkit._demo_tools import get_weather
+from agentkit._demo.tools import get_weather
 from agentkit._render import _Printer
 from agentkit.cli import DEFAULT_MODEL, main
 from agentkit.events import StepFinished, ToolCallFinished, ToolCallStarted

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
+import sys
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,3 +160,53 @@ def test_markers_stand_right_before_a_block():
             if "no-run" in line:
                 assert NO_RUN.match(line), f"{page.name}:{number}: <!-- no-run: reason -->"
                 assert FENCE.match(lines[number]), f"{page.name}:{number}: no block follows"
+
+
+def test_the_readme_first_snippet_runs_on_a_fresh_machine(tmp_path: Path):
+    first = next(b for b in blocks_of(ROOT / "README.md") if not b.skip)
+    # No server, no key, no base URL: only what a fresh install has. A stray OpenAI key must
+    # not be needed, nor sent anywhere.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AGENTKIT_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env["OPENAI_API_KEY"] = "sk-stray"
+    done = subprocess.run(
+        [sys.executable, "-c", first.source],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Paris: 18 degrees celsius, sunny" in done.stdout
+    assert "Tokyo: 18 degrees celsius, sunny" in done.stdout
+    assert "a real model instead" in first.source  # the one-line switch is shown
+
+
+# Install lines must name the distribution, agentkit-loop: `agentkit` on PyPI is another project.
+WRONG_INSTALL = re.compile(r"pip install\s+(?:-\S+\s+)*['\"]?agentkit(?![-\w])|['\"]agentkit\[")
+SOURCES = [
+    *PAGES,
+    *sorted((ROOT / "examples").glob("*.py")),
+    *sorted((ROOT / "agentkit").rglob("*.py")),
+    *sorted((ROOT / "benchmarks").glob("*.py")),
+]
+
+
+def test_install_lines_name_the_distribution():
+    wrong = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in SOURCES
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if WRONG_INSTALL.search(line)
+    ]
+    assert not wrong, "install lines naming 'agentkit' instead of 'agentkit-loop':\n" + "\n".join(
+        wrong
+    )
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["name"] == "agentkit-loop"
+    extras = set(project["optional-dependencies"])
+    for path in SOURCES:
+        for extra in re.findall(r"agentkit-loop\[([\w,-]+)\]", path.read_text(encoding="utf-8")):
+            assert set(extra.split(",")) <= extras, f"{path.name}: no extra {extra!r}"
