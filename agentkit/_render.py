@@ -2,11 +2,15 @@
 
 The rendering half of `agentkit.cli`. It uses ``rich`` (colour, and a spinner while waiting)
 when that optional extra is installed, else plain text, so the command works on a bare install.
+Text from a model, a tool or a server is untrusted: `clean` removes every terminal control
+sequence from it before it is printed, so a reply cannot write the clipboard (OSC 52), forge
+a link (OSC 8), move the cursor or retitle the window.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any, TextIO
 
@@ -20,6 +24,38 @@ from agentkit.events import (
     ToolCallStarted,
 )
 from agentkit.result import RunResult
+
+# Terminal control sequences, whole (a payload goes with its escape), then any control left:
+# OSC/DCS/SOS/PM/APC strings up to their terminator (or the end: a sequence split across
+# writes leaves no escape behind), CSI, two-character escapes, and every C0/C1 control but
+# tab and newline (a lone CR rewrites the line it is on).
+_CONTROL = re.compile(
+    r"(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|\x1b[\x20-\x7e]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+_C1 = re.compile(r"[\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """``text`` without terminal control sequences or control characters (tab, newline stay)."""
+    return _CONTROL.sub("", text)
+
+
+def json_text(data: object) -> str:
+    """``data`` as indented JSON, safe on a terminal: C0 is escaped by JSON, C1 and DEL here.
+
+    ``ensure_ascii=False`` keeps "Zürich" readable but would let an 8-bit CSI (U+009B)
+    through; escaped, it is the same JSON value.
+    """
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def plural(count: int, noun: str) -> str:
+    """``"1 request"``, ``"2 requests"``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 class _Printer:
@@ -48,7 +84,8 @@ class _Printer:
 
     # the two writers: rich consoles when rich is available, else the raw streams
     def say(self, text: str, style: str = "", *, info: bool = True, end: str = "\n") -> None:
-        """Write ``text`` (with a rich ``style`` when rich is available)."""
+        """Write ``text``, cleaned of control sequences (with a rich ``style`` if available)."""
+        text = clean(text)
         console = self._info if info else self._out
         if console is not None:
             console.print(
@@ -72,6 +109,10 @@ class _Printer:
             self._status.stop()
             self._status = None
 
+    def request_started(self) -> None:
+        """Start timing a step: a model request is being sent now."""
+        self._step_started = time.perf_counter()
+
     def event(self, event: AgentEvent) -> None:
         """Render one event of `Agent.stream`."""
         self.stop_waiting()
@@ -85,10 +126,10 @@ class _Printer:
         elif isinstance(event, StepFinished):
             self._close_text()
             calls = len(event.message.tool_calls or [])
-            what = f"{calls} tool call{'s' * (calls != 1)}" if calls else "answer"
+            what = plural(calls, "tool call") if calls else "answer"
             took = time.perf_counter() - self._step_started
             self.say(
-                f"  step {event.step}: {what} · {event.usage.total_tokens} tokens · "
+                f"  step {event.step}: {what} · {plural(event.usage.total_tokens, 'token')} · "
                 f"{_duration(took)}",
                 "dim",
             )
@@ -115,7 +156,7 @@ class _Printer:
         """Print the run's token usage and wall time."""
         u = result.usage
         self.say(
-            f"usage: {u.requests} requests · {u.total_tokens} tokens (prompt "
+            f"usage: {plural(u.requests, 'request')} · {plural(u.total_tokens, 'token')} (prompt "
             f"{u.prompt_tokens}, completion {u.completion_tokens}, reasoning "
             f"{u.reasoning_tokens}) · {_duration(seconds)}",
             "dim",
@@ -131,7 +172,8 @@ class _Printer:
         line = " ".join(text.split())
         short = line if len(line) <= 100 else line[:99] + "…"
         self.say(
-            f"  ▸ thinking ({len(text)} chars, --show-reasoning to expand): {short}", "dim italic"
+            f"  ▸ thinking ({plural(len(text), 'char')}, --show-reasoning to expand): {short}",
+            "dim italic",
         )
 
     def _close_text(self) -> None:

@@ -354,7 +354,16 @@ class Tool(Generic[P, R]):
         """The error result of an exception raised by the tool (or its argument validators)."""
         if isinstance(exc, ModelRetry):  # the tool's own message to the model
             return ToolResult(content=str(exc), is_error=True, error_type="ModelRetry")
-        logger.exception("tool %s raised %s%s", self.name, type(exc).__name__, during)
+        # WARNING, as documented; the traceback only for whoever debugs (it can be long).
+        logger.warning(
+            "tool %s raised %s%s: %s",
+            self.name,
+            type(exc).__name__,
+            during,
+            exc,
+            exc_info=logger.isEnabledFor(logging.DEBUG),
+            extra={"agentkit_tool": self.name},
+        )
         return ToolResult(
             content=f"error: {type(exc).__name__}: {exc}",
             is_error=True,

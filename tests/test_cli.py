@@ -343,7 +343,7 @@ def test_chat_command_errors_keep_the_session(
     assert out.count("cannot load") == 3
     assert "expected a JSON list of messages" in out
     assert "cannot save:" in out
-    assert "loaded 1 messages" in out
+    assert "loaded 1 message from" in out
     assert "unknown command /bogus" in out
 
 
@@ -422,7 +422,7 @@ def test_endpoint_that_can_never_work_is_a_usage_error(
         ("no_colon", "expected module:function"),
         ("cli_tools_missing:f", "cannot import 'cli_tools_missing': No module named"),
         ("cli_tools_ok:missing", "'cli_tools_ok' has no attribute 'missing'"),
-        ("cli_tools_ok:NOT_CALLABLE", "'NOT_CALLABLE' is a int, not a function"),
+        ("cli_tools_ok:NOT_CALLABLE", "'NOT_CALLABLE' is an int, not a function"),
         ("cli_tools_ok:nameless", "invalid tool name '<lambda>'"),
         ("cli_tools_broken:f", "importing 'cli_tools_broken' raised RuntimeError: broken"),
         ("cli_tools_script:f", "importing 'cli_tools_script' raised SystemExit: usage: a script"),
@@ -461,7 +461,7 @@ def test_chat_files_are_utf8_whatever_the_locale(tmp_path: Path):
         timeout=30,
     )
     assert done.returncode == 0, done.stderr
-    assert f"loaded 1 messages from {saved}" in done.stdout
+    assert f"loaded 1 message from {saved}" in done.stdout
     assert json.loads(saved.read_text(encoding="utf-8"))[0]["content"] == "Zürich?"
 
 
@@ -493,7 +493,9 @@ def test_a_run_that_never_answers_exits_1(server: FakeServer, capsys: pytest.Cap
     assert main(["run", "--json", "--max-steps", "1", "loop"]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "MaxStepsExceeded: no final answer after 1 model requests" in captured.err
+    assert "MaxStepsExceeded: no final answer after 1 model request; raise --max-steps" in (
+        captured.err
+    )
 
 
 # --- as a real process ----------------------------------------------------------------------
