@@ -29,6 +29,8 @@ from agentkit.tools import Tool
 DEFAULT_MODEL = "gpt-5.4-mini"
 """The model used online when neither ``--model`` nor ``AGENTKIT_MODEL`` names one."""
 
+_KEY_VARIABLES = ("AGENTKIT_API_KEY", "OPENAI_API_KEY")
+
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 """Where an ``OPENAI_API_KEY`` goes when ``OPENAI_BASE_URL`` is not set."""
 
@@ -189,3 +191,18 @@ def demo_tools() -> list[Tool[..., Any]]:
 def _a(noun: str) -> str:
     """``noun`` with its indefinite article: "an int", "a str"."""
     return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+@contextmanager
+def keys_hidden(hide: bool) -> Iterator[None]:
+    """Hide the key variables from the client while it reads the environment.
+
+    For a server that gets no key (a keyless local server, whose URL is not the one the key
+    in the shell was issued for): ``api_key=None`` would make `ChatClient` read one anyway.
+    The client reads the environment only in its constructor, before any thread starts.
+    """
+    saved = {k: os.environ.pop(k) for k in _KEY_VARIABLES if hide and k in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)

@@ -10,6 +10,7 @@ a link (OSC 8), move the cursor or retitle the window.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from typing import Any, TextIO
@@ -35,6 +36,13 @@ _CONTROL = re.compile(
     r"|\x1b[\x20-\x7e]?"
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
 )
+# The start of a control sequence at the very end of a text, not terminated yet.
+_UNFINISHED = re.compile(
+    r"(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])[^\x07\x1b\x9c]*\x1b?\Z"
+    r"|(?:\x1b\[|\x9b)[0-?]*[ -/]*\Z"
+    r"|\x1b\Z"
+)
+_HOLD = 4096  # characters of an unfinished sequence kept back, at most
 _C1 = re.compile(r"[\x7f-\x9f]")
 
 
@@ -78,6 +86,7 @@ class _Printer:
         self._raw = (out, info)
         self._status: Any = None
         self._reasoning = ""
+        self._held = ""  # the start of a control sequence a later text delta may finish
         self._text_open = False
         self._step_started = time.perf_counter()
         self._running = 0  # tool calls of the current turn that have not reported yet
@@ -121,7 +130,13 @@ class _Printer:
             return
         self._flush_reasoning()
         if isinstance(event, TextDelta):
-            self.say(event.text, info=False, end="")
+            # A sequence split across deltas is held until it ends, so it goes out whole
+            # (and is removed whole, payload included); a bounded wait, then it is dropped.
+            text = self._held + event.text
+            match = _UNFINISHED.search(text)
+            cut = match.start() if match else len(text)
+            self._held = text[cut:] if len(text) - cut <= _HOLD else ""
+            self.say(text[:cut], info=False, end="")
             self._text_open = True
         elif isinstance(event, StepFinished):
             self._close_text()
@@ -177,6 +192,7 @@ class _Printer:
         )
 
     def _close_text(self) -> None:
+        self._held = ""  # an escape the answer never finished: nothing of it is shown
         if self._text_open:
             self.say("", info=False)
             self._text_open = False
@@ -194,8 +210,8 @@ def _console(stream: TextIO) -> Any:
 def _arguments(raw: str) -> str:
     try:
         parsed = json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
+    except (ValueError, RecursionError):  # not JSON, or nested past what Python can parse
+        return raw if len(raw) <= 200 else raw[:199] + "…"
     if not isinstance(parsed, dict):
         return raw
     return ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in parsed.items())
@@ -203,3 +219,32 @@ def _arguments(raw: str) -> str:
 
 def _duration(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+class _OneLine(logging.Formatter):
+    """``agentkit: warning: ...`` on one line; tracebacks only when ``--verbose`` asks."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__()
+        self._verbose = verbose
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = clean(" ".join(record.getMessage().split()))
+        line = f"agentkit: {record.levelname.lower()}: {text}"
+        if self._verbose and record.exc_info:
+            return line + "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def log_handler(stream: TextIO, verbose: bool) -> logging.Handler:
+    """Send the ``agentkit`` logger to ``stream``: WARNING and up, or everything with -v.
+
+    A failed tool call is already shown (``✗ name: error``), so its WARNING is not repeated
+    unless ``--verbose``, which adds its traceback.
+    """
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_OneLine(verbose))
+    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if not verbose:
+        handler.addFilter(lambda record: not hasattr(record, "agentkit_tool"))
+    return handler

@@ -1,7 +1,8 @@
 """The ``agentkit`` command: ``demo``, ``chat``, ``run``, ``models`` and ``serve``.
 
 Without an API key or base URL (or with ``--offline``) every command talks to the built-in demo
-model, a deterministic rule set served on 127.0.0.1, so it all works offline. Exit codes: 0 ok,
+model, a deterministic rule set served on 127.0.0.1, so it all works offline; ``demo`` stays
+offline unless asked for a real model (see `agentkit._cli_setup`). Exit codes: 0 ok,
 1 the run failed (server, connection or agent error), 2 usage error, 130 interrupted (Ctrl-C).
 Output uses ``rich`` when it is installed (``pip install 'agentkit-loop[cli]'``), else plain text.
 """
@@ -18,7 +19,7 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any, cast
 
 import anyio
 import anyio.from_thread
@@ -31,11 +32,12 @@ from agentkit._cli_setup import (
     _UsageError,
     demo_tools,
     endpoint_for,
+    keys_hidden,
     load_tool,
     serving,
 )
 from agentkit._demo import DISCLAIMER, demo_server
-from agentkit._render import _Printer, clean, json_text, plural
+from agentkit._render import _Printer, clean, json_text, log_handler, plural
 from agentkit.agent import Agent
 from agentkit.client import ChatClient
 from agentkit.errors import (
@@ -251,7 +253,8 @@ _COMMANDS: dict[str, _Command] = {"demo": _demo, "run": _run, "chat": _chat, "mo
 
 async def _main(args: argparse.Namespace, endpoint: _Endpoint) -> int:
     try:
-        client = ChatClient(base_url=endpoint.base_url, api_key=endpoint.api_key)
+        with keys_hidden(endpoint.api_key is None):
+            client = ChatClient(base_url=endpoint.base_url, api_key=endpoint.api_key)
     except InvalidRequestError as exc:  # a base URL or key that can never work: fix and rerun
         raise _UsageError(str(exc)) from None
     async with client:
@@ -299,35 +302,6 @@ def _serve() -> int:
         except KeyboardInterrupt:
             return EXIT_OK  # the way to stop a server, not a failure
     return EXIT_OK  # pragma: no cover
-
-
-class _OneLine(logging.Formatter):
-    """``agentkit: warning: ...`` on one line; tracebacks only when ``--verbose`` asks."""
-
-    def __init__(self, verbose: bool) -> None:
-        super().__init__()
-        self._verbose = verbose
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = clean(" ".join(record.getMessage().split()))
-        line = f"agentkit: {record.levelname.lower()}: {text}"
-        if self._verbose and record.exc_info:
-            return line + "\n" + self.formatException(record.exc_info)
-        return line
-
-
-def _logging(stream: TextIO, verbose: bool) -> logging.Handler:
-    """Send the ``agentkit`` logger to ``stream``: WARNING and up, or everything with -v.
-
-    A failed tool call is already shown (``✗ name: error``), so its WARNING is not repeated
-    unless ``--verbose``, which adds its traceback.
-    """
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(_OneLine(verbose))
-    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    if not verbose:
-        handler.addFilter(lambda record: not hasattr(record, "agentkit_tool"))
-    return handler
 
 
 # --- the command line ---------------------------------------------------------------------
@@ -413,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve()
     logger = logging.getLogger("agentkit")
-    handler = _logging(sys.stderr, args.verbose)
+    handler = log_handler(sys.stderr, args.verbose)
     logger.addHandler(handler)
     level = logger.level
     if args.verbose:

@@ -133,7 +133,7 @@ def _read_turn(messages: list[dict[str, Any]], tools: dict[str, _Tool]) -> _Turn
             name = str(function.get("name", ""))
             try:
                 arguments = json.loads(function.get("arguments") or "{}")
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # what a model sends is not always JSON
                 arguments = {}
             if i < last_user:
                 earlier.append(name)

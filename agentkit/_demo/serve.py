@@ -83,7 +83,10 @@ class _DemoTransport(httpx.AsyncBaseTransport):
             body = None
         if not isinstance(body, dict):
             return _error(400, "The request body is not a JSON object.")
-        completion = completion_body(demo_responder(body), body, next(self._numbers))
+        try:
+            completion = completion_body(demo_responder(body), body, next(self._numbers))
+        except RecursionError:
+            return _error(400, "The request is nested too deeply.")
         if body.get("stream") is not True:
             return _json(200, completion)
         options = body.get("stream_options")
