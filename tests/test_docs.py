@@ -11,6 +11,7 @@ it. A block right after ``<!-- no-run: reason -->`` does not run.
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+import agentkit
 from agentkit.testing import FakeServer
 from tests.conftest import ROOT, run_offline
 
@@ -210,3 +212,60 @@ def test_install_lines_name_the_distribution():
     for path in SOURCES:
         for extra in re.findall(r"agentkit-loop\[([\w,-]+)\]", path.read_text(encoding="utf-8")):
             assert set(extra.split(",")) <= extras, f"{path.name}: no extra {extra!r}"
+
+
+# --- one way to write things (issue 8, item 23) --------------------------------------------
+
+SHOWN = [*PAGES, *sorted((ROOT / "examples").glob("*.py"))]
+
+
+def test_public_names_are_imported_from_agentkit():
+    exported = set(agentkit.__all__)
+    wrong = []
+    for path in SHOWN:
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"^from (agentkit\.\w+) import \(?([\w, \n]+)\)?", text, re.M):
+            names = {n.strip() for n in match.group(2).replace("\n", ",").split(",")} - {""}
+            if names & exported:
+                wrong.append(f"{path.name}: from {match.group(1)} import {sorted(names)}")
+    assert not wrong, "write `from agentkit import ...`:\n" + "\n".join(wrong)
+
+
+def test_agent_streams_shown_live_use_async_with():
+    # Iterated directly, a turn's tool calls report only when all have ended; the examples
+    # and docs show the live form, except where a page explains the difference.
+    direct = re.compile(r"async for \w+ in \w+\.stream\(")
+    code = [(b.id, b.source) for b in BLOCKS] + [
+        (path.name, path.read_text(encoding="utf-8")) for path in SHOWN if path.suffix == ".py"
+    ]
+    wrong = [where for where, source in code if direct.search(source)]
+    assert not wrong, "use `async with agent.stream(...) as events:` in " + ", ".join(wrong)
+
+
+def _resolves(identifier: str) -> bool:
+    parts = identifier.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(target, name):
+                return False
+            target = getattr(target, name)
+        return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if p.parent.name == "docs" and p.name != "api.md"], ids=str
+)
+def test_every_prose_page_links_its_api_reference(page: Path):
+    anchors = re.findall(r"\]\(api\.md#([\w.]+)\)", page.read_text(encoding="utf-8"))
+    assert anchors, f"{page.name} has no link to its API reference (api.md#agentkit...)"
+    documented = re.findall(r"^::: ([\w.]+)$", (ROOT / "docs" / "api.md").read_text(), re.M)
+    for anchor in anchors:
+        assert _resolves(anchor), f"{page.name}: api.md#{anchor} names nothing"
+        assert any(anchor == d or anchor.startswith(d + ".") for d in documented), (
+            f"{page.name}: api.md#{anchor} is not on the API page"
+        )

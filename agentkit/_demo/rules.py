@@ -98,6 +98,10 @@ class _Tool:
         return any(h in f"{self.name} {self.description}".lower() for h in _MATH_HINTS)
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _key(name: str, arguments: dict[str, Any]) -> str:
     return f"{name}:{json.dumps(arguments, sort_keys=True)}"
 
@@ -359,7 +363,7 @@ def demo_responder(request: dict[str, Any]) -> dict[str, Any]:
         head = (
             f"Relevant tools: {', '.join(reasons)}. "
             if reasons and not turn.results
-            else (f"I have {len(turn.results)} tool result(s); the request needs more. ")
+            else f"I have {_plural(len(turn.results), 'tool result')}; the request needs more. "
         )
         plural = f"{len(pending)} calls in parallel" if len(pending) > 1 else "1 call"
         message["reasoning_content"] = f"{head}Making {plural}: {shown}. [{DISCLAIMER}]"
@@ -374,7 +378,8 @@ def demo_responder(request: dict[str, Any]) -> dict[str, Any]:
         finish = "tool_calls"
     else:
         answer = _answer(turn, tools, missing)
-        why = f"{len(turn.results)} tool result(s) in" if turn.results else "no tool call needed"
+        results = _plural(len(turn.results), "tool result")
+        why = f"{results} in" if turn.results else "no tool call needed"
         message["reasoning_content"] = (
             f"{why.capitalize()}; composing the final answer. [{DISCLAIMER}]"
         )
