@@ -338,10 +338,13 @@ class Tool(Generic[P, R]):
             return self._failed(exc)
         try:
             content = _to_content(value)
-        except pydantic_core.PydanticSerializationError:
-            logger.error("tool %s returned a %s, which is not JSON", self.name, type(value))
+        except pydantic_core.PydanticSerializationError as exc:
+            kind = type(value).__name__
+            kind = f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"  # "an int"
+            why = "nested too deeply for JSON" if "depth" in str(exc) else "not text or JSON"
+            logger.error("tool %s returned %s, %s", self.name, kind, why)
             return ToolResult(
-                content=f"error: the tool returned a {type(value).__name__}, not text or JSON",
+                content=f"error: the tool returned {kind}, {why}",
                 is_error=True,
                 error_type="SerializationError",
             )

@@ -357,11 +357,16 @@ async def test_results_become_text_or_json(value: Any, content: str) -> None:
 async def test_unserialisable_result_is_a_clear_error(caplog: pytest.LogCaptureFixture) -> None:
     result = await tool(lambda: object(), name="f").invoke("{}")
     assert result == ToolResult(
-        content="error: the tool returned a object, not text or JSON",
+        content="error: the tool returned an object, not text or JSON",
         is_error=True,
         error_type="SerializationError",
     )
-    assert "returned a <class 'object'>" in caplog.text
+    assert "tool f returned an object, not text or JSON" in caplog.text
+    deep: dict[str, Any] = {}
+    for _ in range(5000):
+        deep = {"a": deep}
+    result = await tool(lambda: deep, name="f").invoke("{}")
+    assert result.content == "error: the tool returned a dict, nested too deeply for JSON"
 
 
 async def test_long_results_are_truncated_visibly() -> None:
