@@ -732,5 +732,11 @@ async def test_demo_client_answers_like_the_demo_server():
     assert calls_of(completion) == calls_of(streamed) == [("calculate", {"expression": "2+2"})]
     http = httpx.AsyncClient(transport=_DemoTransport())  # what the client sends through
     assert (await http.get("http://demo.agentkit.invalid/v1/nowhere")).status_code == 404
-    bad = await http.post("http://demo.agentkit.invalid/v1/chat/completions", content=b"[1]")
-    assert bad.status_code == 400
+    model = await http.get(f"http://demo.agentkit.invalid/v1/models/{DEMO_MODEL}")
+    assert model.json()["id"] == DEMO_MODEL
+    url = "http://demo.agentkit.invalid/v1/chat/completions"
+    deep = '{"messages": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    for body in (b"[1]", b"{not json", deep.encode()):
+        bad = await http.post(url, content=body)
+        assert bad.status_code == 400
+        assert bad.json()["error"]["type"] == "invalid_request_error"

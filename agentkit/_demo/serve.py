@@ -79,14 +79,11 @@ class _DemoTransport(httpx.AsyncBaseTransport):
             return _error(404, f"Unknown request URL: {request.method} {path}.")
         try:
             body = json.loads(await request.aread())
-        except (ValueError, RecursionError):
+        except (ValueError, RecursionError):  # not JSON, or nested past what Python can parse
             body = None
         if not isinstance(body, dict):
             return _error(400, "The request body is not a JSON object.")
-        try:
-            completion = completion_body(demo_responder(body), body, next(self._numbers))
-        except RecursionError:
-            return _error(400, "The request is nested too deeply.")
+        completion = completion_body(demo_responder(body), body, next(self._numbers))
         if body.get("stream") is not True:
             return _json(200, completion)
         options = body.get("stream_options")
