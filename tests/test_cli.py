@@ -839,3 +839,23 @@ def test_deeply_nested_json_is_one_error_line(
     captured = capsys.readouterr()
     assert captured.out == "done\n"
     assert "→ nothing([[[[" in captured.err and "Traceback" not in captured.err
+
+
+def test_the_documented_search_example_calls_search(
+    tools_dir: Path, capsys: pytest.CaptureFixture[str]
+):
+    (tools_dir / "my_tools.py").write_text(
+        textwrap.dedent('''
+        def search(query: str) -> str:
+            """Search the web.
+
+            Args:
+                query: What to look for.
+            """
+            return "Dune (1965) is a novel by Frank Herbert."
+        ''')
+    )
+    assert main(["run", "--tool", "my_tools:search", "Who wrote Dune?"]) == 0  # docs/cli.md
+    captured = capsys.readouterr()
+    assert '→ search(query="Who wrote Dune")' in captured.err
+    assert "Frank Herbert" in captured.out
