@@ -342,7 +342,9 @@ class Tool(Generic[P, R]):
             kind = type(value).__name__
             kind = f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"  # "an int"
             why = "nested too deeply for JSON" if "depth" in str(exc) else "not text or JSON"
-            logger.error("tool %s returned %s, %s", self.name, kind, why)
+            logger.warning(  # a failed call, logged as docs/agents.md says
+                "tool %s returned %s, %s", self.name, kind, why, extra={"agentkit_tool": self.name}
+            )
             return ToolResult(
                 content=f"error: the tool returned {kind}, {why}",
                 is_error=True,
