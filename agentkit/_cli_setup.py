@@ -1,11 +1,10 @@
 """What an ``agentkit`` command talks to, and the tools it offers: flags and environment read.
 
-A key is only ever sent to the server it was issued for: ``AGENTKIT_API_KEY`` pairs with
-``AGENTKIT_BASE_URL`` (else the gateway), ``OPENAI_API_KEY`` with ``OPENAI_BASE_URL`` (else
-OpenAI's API), and an ``AGENTKIT_BASE_URL`` without its key is a server that needs none;
-``--base-url``, typed by the user, is an explicit choice and wins. ``agentkit demo`` stays on the
-offline demo model unless asked for a real one (``AGENTKIT_API_KEY``, ``--online`` or
-``--base-url``), so an OpenAI setup alone never makes a demo spend tokens.
+The endpoint is the one `ChatClient` would pick from the same environment (an
+``OPENAI_API_KEY`` goes to ``OPENAI_BASE_URL`` or OpenAI's API, never to the gateway), with
+``--base-url`` first; knowing which variables chose it lets each command say so. ``agentkit
+demo`` stays on the offline demo model unless asked for a real one (``AGENTKIT_API_KEY``,
+``--online`` or ``--base-url``), so an OpenAI setup alone never makes a demo spend tokens.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from typing import Any
 from agentkit import _config
 from agentkit._demo import DEMO_MODEL, demo_server
 from agentkit._demo.tools import calculate, get_time, get_weather
-from agentkit.client import DEFAULT_BASE_URL
+from agentkit.client import DEFAULT_BASE_URL, OPENAI_BASE_URL
 from agentkit.errors import InvalidRequestError, ToolDefinitionError
 from agentkit.tools import Tool
 
@@ -31,8 +30,6 @@ DEFAULT_MODEL = "gpt-5.4-mini"
 
 _KEY_VARIABLES = ("AGENTKIT_API_KEY", "OPENAI_API_KEY")
 
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-"""Where an ``OPENAI_API_KEY`` goes when ``OPENAI_BASE_URL`` is not set."""
 
 
 class _UsageError(Exception):
@@ -69,20 +66,22 @@ def _first(*pairs: tuple[str, str | None]) -> tuple[str, str] | None:
 
 
 def _paired(args: argparse.Namespace, env: Mapping[str, str]) -> _Endpoint:
-    """The configured server: a key with the URL of its own family, or a keyless URL."""
-    given = ("--base-url", args.base_url)
-    agentkit_url = ("AGENTKIT_BASE_URL", env.get("AGENTKIT_BASE_URL"))
-    openai_url = ("OPENAI_BASE_URL", env.get("OPENAI_BASE_URL"))
-    key_source: str | None = None
-    url: tuple[str, str] | None
-    if env.get("AGENTKIT_API_KEY"):
-        key_source = "AGENTKIT_API_KEY"
-        url = _first(given, agentkit_url) or ("the default", DEFAULT_BASE_URL)
-    elif env.get("OPENAI_API_KEY") and not agentkit_url[1]:
-        key_source = "OPENAI_API_KEY"  # --base-url is typed by the user: the key may go there
-        url = _first(given, openai_url) or ("OpenAI's default", OPENAI_BASE_URL)
-    else:  # a local server (vLLM, Ollama...) that needs no key
-        url = _first(given, agentkit_url, openai_url)
+    """The configured server, resolved as `ChatClient` resolves it, and where each part came from.
+
+    A key is ``AGENTKIT_API_KEY``, else ``OPENAI_API_KEY``; the URL is ``--base-url``, else
+    ``AGENTKIT_BASE_URL``, else ``OPENAI_BASE_URL``, else the default of the key's family: the
+    gateway for ``AGENTKIT_API_KEY``, OpenAI's API for ``OPENAI_API_KEY``.
+    """
+    key_source = next((k for k in _KEY_VARIABLES if env.get(k)), None)
+    url = _first(
+        ("--base-url", args.base_url),
+        ("AGENTKIT_BASE_URL", env.get("AGENTKIT_BASE_URL")),
+        ("OPENAI_BASE_URL", env.get("OPENAI_BASE_URL")),
+    )
+    if url is None and key_source == "OPENAI_API_KEY":  # an OpenAI key never goes to the gateway
+        url = ("OpenAI's default", OPENAI_BASE_URL)
+    elif url is None and key_source is not None:
+        url = ("the default", DEFAULT_BASE_URL)
     try:
         key = _config.api_key(key_source, env[key_source]) if key_source else None
     except InvalidRequestError as exc:  # a key no header can carry: fix it and rerun
@@ -191,18 +190,3 @@ def demo_tools() -> list[Tool[..., Any]]:
 def _a(noun: str) -> str:
     """``noun`` with its indefinite article: "an int", "a str"."""
     return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
-
-
-@contextmanager
-def keys_hidden(hide: bool) -> Iterator[None]:
-    """Hide the key variables from the client while it reads the environment.
-
-    For a server that gets no key (a keyless local server, whose URL is not the one the key
-    in the shell was issued for): ``api_key=None`` would make `ChatClient` read one anyway.
-    The client reads the environment only in its constructor, before any thread starts.
-    """
-    saved = {k: os.environ.pop(k) for k in _KEY_VARIABLES if hide and k in os.environ}
-    try:
-        yield
-    finally:
-        os.environ.update(saved)

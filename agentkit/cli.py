@@ -32,7 +32,6 @@ from agentkit._cli_setup import (
     _UsageError,
     demo_tools,
     endpoint_for,
-    keys_hidden,
     load_tool,
     serving,
 )
@@ -253,8 +252,7 @@ _COMMANDS: dict[str, _Command] = {"demo": _demo, "run": _run, "chat": _chat, "mo
 
 async def _main(args: argparse.Namespace, endpoint: _Endpoint) -> int:
     try:
-        with keys_hidden(endpoint.api_key is None):
-            client = ChatClient(base_url=endpoint.base_url, api_key=endpoint.api_key)
+        client = ChatClient(base_url=endpoint.base_url, api_key=endpoint.api_key)
     except InvalidRequestError as exc:  # a base URL or key that can never work: fix and rerun
         raise _UsageError(str(exc)) from None
     async with client:

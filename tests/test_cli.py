@@ -24,6 +24,7 @@ from agentkit._demo import DEMO_MODEL, DISCLAIMER
 from agentkit._demo.tools import get_weather
 from agentkit._render import _Printer
 from agentkit.cli import DEFAULT_MODEL, build_parser, main
+from agentkit.client import ChatClient
 from agentkit.events import StepFinished, ToolCallFinished, ToolCallStarted
 from agentkit.result import RunUsage
 from agentkit.testing import FakeServer, completion, delay, http_error, text, tool_calls
@@ -637,16 +638,7 @@ def test_the_demo_online_says_which_endpoint_and_variables(
     assert server.recorded[0].headers["authorization"] == "Bearer sk-openai"
 
 
-def test_a_key_goes_only_to_the_server_of_its_own_variables(
-    server: FakeServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-):
-    # AGENTKIT_BASE_URL without AGENTKIT_API_KEY: a server that needs no key. The OpenAI key
-    # in the same shell is for OpenAI, so it is not sent there.
-    monkeypatch.delenv("AGENTKIT_API_KEY")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
-    server.enqueue(text("hi"))
-    assert main(["run", "hello"]) == 0
-    assert "authorization" not in server.recorded[0].headers
+AK, OK = "AGENTKIT_API_KEY", "OPENAI_API_KEY"
 
 
 @pytest.mark.parametrize(
@@ -654,11 +646,8 @@ def test_a_key_goes_only_to_the_server_of_its_own_variables(
     [
         ({"OPENAI_API_KEY": "k"}, [], ("https://api.openai.com/v1", "OPENAI_API_KEY")),
         ({"AGENTKIT_API_KEY": "k"}, [], ("https://api.getinfinityblue.com/v1", "AGENTKIT_API_KEY")),
-        (
-            {"AGENTKIT_API_KEY": "k", "OPENAI_BASE_URL": "http://o/v1"},
-            [],
-            ("https://api.getinfinityblue.com/v1", "AGENTKIT_API_KEY"),
-        ),
+        ({"AGENTKIT_API_KEY": "k", "OPENAI_BASE_URL": "http://o/v1"}, [], ("http://o/v1", AK)),
+        ({"OPENAI_API_KEY": "k", "AGENTKIT_BASE_URL": "http://a/v1"}, [], ("http://a/v1", OK)),
         (
             {"OPENAI_API_KEY": "k"},
             ["--base-url", "http://mine/v1"],
@@ -676,6 +665,9 @@ def test_keys_pair_with_their_own_base_url(
     endpoint = endpoint_for(build_parser().parse_args(["run", *argv, "hi"]))
     assert (endpoint.base_url, endpoint.key_source) == expected
     assert not endpoint.offline
+    # what the command says is what the client does with the same environment
+    assert ChatClient(base_url=endpoint.base_url).base_url == expected[0]
+    assert ChatClient(base_url=argv[1] if argv else None).base_url == expected[0]
 
 
 # --- untrusted text on the terminal (item 13) -------------------------------------------------
