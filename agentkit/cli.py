@@ -93,8 +93,8 @@ def _banner(printer: _Printer, endpoint: _Endpoint, client: ChatClient) -> None:
         return
     printer.say(f"offline: {DISCLAIMER}", "bold yellow")
     printer.say(
-        f"  (served on {client.base_url}; set AGENTKIT_API_KEY, or pass --online with "
-        "another key configured, to use a real model)",
+        f"  (served on {client.base_url}; set AGENTKIT_API_KEY or pass --online to use a "
+        "real model)",
         "dim",
     )
     if endpoint.unused:
