@@ -42,6 +42,7 @@ from agentkit.errors import (
 )
 
 if TYPE_CHECKING:
+    from agentkit._demo import demo_client
     from agentkit.agent import Agent
     from agentkit.checkpoint import CheckpointStore, FileCheckpointStore, RunState
     from agentkit.client import ChatClient, ChatStream
@@ -132,6 +133,7 @@ __all__ = [
     "UnsupportedParameterError",
     "UsageLimitExceeded",
     "UsageLimits",
+    "demo_client",
     "gather",
     "load_messages",
     "map_concurrently",
@@ -168,6 +170,7 @@ _LAZY: dict[str, str] = {
     "ToolCallStarted": "agentkit.events",
     "ToolResult": "agentkit.tools",
     "UsageLimits": "agentkit.result",
+    "demo_client": "agentkit._demo",
     "gather": "agentkit.workflow",
     "load_messages": "agentkit.workflow",
     "map_concurrently": "agentkit.workflow",

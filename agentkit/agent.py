@@ -34,6 +34,7 @@ from agentkit.errors import (
     InvalidRequestError,
     MaxStepsExceeded,
     OutputValidationError,
+    ToolDefinitionError,
     UsageLimitExceeded,
 )
 from agentkit.events import (
@@ -110,8 +111,9 @@ class Agent(Generic[OutputT]):
             a single run.
 
     Raises:
-        ToolDefinitionError: Two tools share a name, or a schema can't be made strict.
-        InvalidRequestError: An option is out of range.
+        ToolDefinitionError: ``tools`` is not a list of tools and functions, two tools share
+            a name, or a schema can't be made strict.
+        InvalidRequestError: ``model`` is not a model id, or an option is out of range.
     """
 
     def __init__(
@@ -137,6 +139,19 @@ class Agent(Generic[OutputT]):
         name: str | None = None,
         interceptors: Sequence[Interceptor] = (),
     ) -> None:
+        if not isinstance(model, str) or not model.strip():
+            raise InvalidRequestError(
+                f"model must be a model id such as 'gpt-5.4-mini', got {model!r}"
+            )
+        if isinstance(tools, str | Tool) or callable(tools):
+            raise ToolDefinitionError(f"tools must be a list, e.g. tools=[{_name_of(tools)}]")
+        tools = list(tools)  # a generator is read once, here
+        for item in tools:
+            if not isinstance(item, Tool) and not callable(item):
+                raise ToolDefinitionError(
+                    f"tools holds {item!r}, which is not a function or a Tool: pass the "
+                    "function itself (tools=[search]), not its name"
+                )
         if max_steps < 1 or max_concurrency < 1 or output_retries < 0:
             raise InvalidRequestError(
                 "max_steps and max_concurrency must be >= 1 and output_retries >= 0"
@@ -797,3 +812,10 @@ _REASONING_FIELDS = frozenset({"reasoning_content", "reasoning"})
 
 def _without_reasoning(message: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in message.items() if key not in _REASONING_FIELDS}
+
+
+def _name_of(tools: object) -> str:
+    """How ``tools=[...]`` would spell the one tool passed bare, for the error message."""
+    if isinstance(tools, Tool):
+        return tools.name
+    return str(getattr(tools, "__name__", "search"))

@@ -1,24 +1,23 @@
 """The ``agentkit`` command: ``demo``, ``chat``, ``run``, ``models`` and ``serve``.
 
 Without an API key or base URL (or with ``--offline``) every command talks to the built-in demo
-model, a deterministic rule set served on 127.0.0.1, so it all works offline. Exit codes: 0 ok,
+model, a deterministic rule set served on 127.0.0.1, so it all works offline; ``demo`` stays
+offline unless asked for a real model (see `agentkit._cli_setup`). Exit codes: 0 ok,
 1 the run failed (server, connection or agent error), 2 usage error, 130 interrupted (Ctrl-C).
-Output uses ``rich`` when it is installed (``pip install 'agentkit[cli]'``), else plain text.
+Output uses ``rich`` when it is installed (``pip install 'agentkit-loop[cli]'``), else plain text.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import logging
 import math
-import os
 import sys
 import threading
 import time
-from collections.abc import AsyncGenerator, Iterator, Sequence
-from contextlib import aclosing, contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,26 +26,32 @@ import anyio.from_thread
 import anyio.lowlevel
 
 from agentkit import __version__
-from agentkit._demo import DEMO_MODEL, DISCLAIMER, demo_server
-from agentkit._demo_tools import calculate, get_time, get_weather
-from agentkit._render import _Printer
+from agentkit._cli_setup import (
+    DEFAULT_MODEL,
+    _Endpoint,
+    _UsageError,
+    demo_tools,
+    endpoint_for,
+    load_tool,
+    serving,
+)
+from agentkit._demo import DISCLAIMER, demo_server
+from agentkit._render import _Printer, clean, json_text, log_handler, plural
 from agentkit.agent import Agent
 from agentkit.client import ChatClient
 from agentkit.errors import (
     AgentKitError,
     APIConnectionError,
     InvalidRequestError,
+    MaxStepsExceeded,
     ToolDefinitionError,
 )
 from agentkit.events import RunFinished
 from agentkit.result import RunResult
-from agentkit.tools import Tool, check_unique
+from agentkit.tools import check_unique
 from agentkit.types import MessageParam
 
 __all__ = ["DEFAULT_MODEL", "build_parser", "main"]
-
-DEFAULT_MODEL = "gpt-5.4-mini"
-"""The model used online when neither ``--model`` nor ``AGENTKIT_MODEL`` names one."""
 
 # exit codes, as documented in docs/cli.md
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -57,99 +62,7 @@ _DEMO_INSTRUCTIONS = (
     "tools in parallel. The weather tool returns made-up demo data: say so."
 )
 _CHAT_HELP = "commands: /exit, /reset, /save FILE, /load FILE (Ctrl-D also exits)"
-
-
-class _UsageError(Exception):
-    """A command line that parses but cannot work (bad ``--tool``, ``--online`` without key...)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Endpoint:
-    """Where the command sends requests, and whether that is the offline demo model."""
-
-    base_url: str | None
-    """None lets `ChatClient` read the environment."""
-    api_key: str | None
-    """None lets `ChatClient` read the environment."""
-    model: str
-    """The model id to request."""
-    offline: bool
-    """True when talking to the built-in demo model."""
-
-
-# --- configuration ------------------------------------------------------------------------
-
-
-def _endpoint_for(args: argparse.Namespace) -> _Endpoint:
-    env = os.environ
-    key = env.get("AGENTKIT_API_KEY") or env.get("OPENAI_API_KEY")
-    base_url = args.base_url or env.get("AGENTKIT_BASE_URL") or env.get("OPENAI_BASE_URL")
-    if args.online and not key and not base_url:
-        raise _UsageError(
-            "--online needs an API key: set AGENTKIT_API_KEY (or OPENAI_API_KEY), or drop "
-            "--online to use the offline demo model"
-        )
-    # no key and no server configured: offline, so a fresh install works out of the box;
-    # a base URL alone means a local server (vLLM, Ollama...) that needs no key
-    offline = args.offline or (not args.online and not key and not base_url)
-    model = args.model or (DEMO_MODEL if offline else env.get("AGENTKIT_MODEL") or DEFAULT_MODEL)
-    return _Endpoint(base_url=args.base_url, api_key=None, model=model, offline=offline)
-
-
-@contextmanager
-def _serving(endpoint: _Endpoint) -> Iterator[_Endpoint]:
-    """The endpoint to use, with the demo server running for as long as it is needed."""
-    if not endpoint.offline:
-        yield endpoint
-        return
-    with demo_server() as server:
-        yield _Endpoint(base_url=server.url, api_key="offline", model=endpoint.model, offline=True)
-
-
-def _load_tool(spec: str) -> Tool[..., Any]:
-    """Import ``module:function`` (or a dotted path, ``module:obj.method``) and make it a tool.
-
-    Args:
-        spec: The ``--tool`` value; modules in the current directory can be imported.
-
-    Returns:
-        The tool (a `Tool` object is used as it is).
-
-    Raises:
-        _UsageError: The module cannot be imported, has no such attribute, or the attribute is
-            not a callable that can become a tool.
-    """
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise _UsageError(f"--tool {spec!r}: expected module:function, e.g. my_tools:search")
-    if os.getcwd() not in sys.path:  # as with `python -m`, tools next to you are importable
-        sys.path.insert(0, os.getcwd())
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise _UsageError(f"--tool {spec!r}: cannot import {module_name!r}: {exc}") from None
-    except (Exception, SystemExit) as exc:  # a broken module, or a script: say so, no traceback
-        kind = type(exc).__name__
-        raise _UsageError(
-            f"--tool {spec!r}: importing {module_name!r} raised {kind}: {exc}"
-        ) from None
-    for part in attribute.split("."):
-        if not hasattr(target, part):
-            raise _UsageError(f"--tool {spec!r}: {module_name!r} has no attribute {attribute!r}")
-        target = getattr(target, part)
-    if isinstance(target, Tool):
-        return target
-    if not callable(target):
-        kind = type(target).__name__
-        raise _UsageError(f"--tool {spec!r}: {attribute!r} is a {kind}, not a function")
-    try:
-        return Tool.from_function(target)
-    except ToolDefinitionError as exc:
-        raise _UsageError(f"--tool {spec!r}: {exc}") from None
-
-
-def _demo_tools() -> list[Tool[..., Any]]:
-    return [Tool.from_function(fn) for fn in (get_weather, calculate, get_time)]
+_TOO_DEEP = "the data is nested too deeply to handle"
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -159,6 +72,7 @@ async def _stream(
     agent: Agent[Any], printer: _Printer, prompt: str, history: list[dict[str, Any]]
 ) -> RunResult[Any]:
     printer.waiting("waiting for the model…")
+    printer.request_started()  # a step is timed from its request, not from the prompt
     try:
         # RunResult.messages are plain dicts, the form history= takes at runtime
         stream = agent.stream(prompt, history=cast("list[MessageParam]", history))
@@ -173,13 +87,24 @@ async def _stream(
 
 
 def _banner(printer: _Printer, endpoint: _Endpoint, client: ChatClient) -> None:
+    """Say which endpoint this is, and which settings chose it (never a key)."""
+    if not endpoint.offline:
+        printer.say(endpoint.describe(), "bold")
+        return
+    printer.say(f"offline: {DISCLAIMER}", "bold yellow")
+    printer.say(
+        f"  (served on {client.base_url}; set AGENTKIT_API_KEY or pass --online to use a "
+        "real model)",
+        "dim",
+    )
+    if endpoint.unused:
+        printer.say(f"  ({', '.join(endpoint.unused)} set, not used: pass --online)", "dim")
+
+
+def _offline_note(endpoint: _Endpoint) -> None:
+    """Say on stderr that the demo model answers: stdout stays the answer (or pure JSON)."""
     if endpoint.offline:
-        printer.say(f"offline: {DISCLAIMER}", "bold yellow")
-        printer.say(
-            f"  (served on {client.base_url}; set AGENTKIT_API_KEY to use a real model)", "dim"
-        )
-    else:
-        printer.say(f"model {endpoint.model} at {client.base_url}", "bold")
+        print(f"offline: {DISCLAIMER}", file=sys.stderr)
 
 
 async def _demo(args: argparse.Namespace, endpoint: _Endpoint, client: ChatClient) -> int:
@@ -187,11 +112,9 @@ async def _demo(args: argparse.Namespace, endpoint: _Endpoint, client: ChatClien
     _banner(printer, endpoint, client)
     prompt = args.prompt or _DEMO_PROMPT
     printer.say(f"you: {prompt}", "bold")
-    agent: Agent[str] = Agent(
-        endpoint.model, instructions=_DEMO_INSTRUCTIONS, tools=_demo_tools(), client=client
-    )
+    args.tools, args.instructions = demo_tools(), _DEMO_INSTRUCTIONS
     started = time.perf_counter()
-    result = await _stream(agent, printer, prompt, [])
+    result = await _stream(_agent(args, endpoint, client), printer, prompt, [])
     printer.usage(result, time.perf_counter() - started)
     return EXIT_OK
 
@@ -203,18 +126,17 @@ def _agent(args: argparse.Namespace, endpoint: _Endpoint, client: ChatClient) ->
         tools=args.tools,
         client=client,
         max_steps=args.max_steps,
+        on_max_steps=args.on_max_steps,
     )
 
 
 async def _run(args: argparse.Namespace, endpoint: _Endpoint, client: ChatClient) -> int:
     agent = _agent(args, endpoint, client)
     if args.json:
-        if endpoint.offline:  # said on stderr: stdout stays pure JSON
-            print(f"offline: {DISCLAIMER}", file=sys.stderr)
+        _offline_note(endpoint)
         result = await agent.run(args.prompt)
         data = result.to_dict()
-        keep = {k: data[k] for k in ("output", "messages", "usage", "steps")}
-        print(json.dumps(keep, indent=2, ensure_ascii=False))
+        print(json_text({k: data[k] for k in ("output", "messages", "usage", "steps")}))
         return EXIT_OK
     # the answer goes to stdout, progress to stderr: `agentkit run ... > answer.txt` works
     printer = _Printer(sys.stdout, sys.stderr, show_reasoning=args.show_reasoning)
@@ -264,6 +186,8 @@ async def _chat(args: argparse.Namespace, endpoint: _Endpoint, client: ChatClien
                 printer.say("you> ", "bold", info=False, end="")
             line = await anext(lines, None)
             if line is None:
+                if interactive:  # Ctrl-D: end the prompt's line, so the shell's starts clean
+                    printer.say("", info=False)
                 return EXIT_OK
             line = line.strip()
             if line.startswith("/"):
@@ -274,8 +198,8 @@ async def _chat(args: argparse.Namespace, endpoint: _Endpoint, client: ChatClien
             elif line:
                 try:
                     history = (await _stream(agent, printer, line, history)).messages
-                except AgentKitError as exc:  # the conversation goes on; the turn is lost
-                    printer.say(f"error: {_describe(exc, client)}", "red")
+                except (AgentKitError, RecursionError) as exc:  # the chat goes on; the turn is lost
+                    printer.say(f"error: {_describe(exc, client, args)}", "red")
 
 
 def _chat_command(
@@ -292,22 +216,22 @@ def _chat_command(
         try:
             text = json.dumps(history, indent=2, ensure_ascii=False) + "\n"
             Path(argument).write_text(text, encoding="utf-8")  # as save_messages writes
-        except (OSError, UnicodeError) as exc:
-            printer.say(f"cannot save: {exc}", "red")
+        except (OSError, UnicodeError, RecursionError) as exc:
+            printer.say(f"cannot save: {_TOO_DEEP if _deep(exc) else exc}", "red")
         else:
-            printer.say(f"saved {len(history)} messages to {argument}", "dim")
+            printer.say(f"saved {plural(len(history), 'message')} to {argument}", "dim")
         return history
     if command == "/load":
         try:
             data = json.loads(Path(argument).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            printer.say(f"cannot load {argument}: {exc}", "red")
+        except (OSError, ValueError, RecursionError) as exc:
+            printer.say(f"cannot load {argument}: {_TOO_DEEP if _deep(exc) else exc}", "red")
             return history
         messages = data.get("messages") if isinstance(data, dict) else data
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             printer.say(f"cannot load {argument}: expected a JSON list of messages", "red")
             return history
-        printer.say(f"loaded {len(messages)} messages from {argument}", "dim")
+        printer.say(f"loaded {plural(len(messages), 'message')} from {argument}", "dim")
         return messages
     printer.say(f"unknown command {command}; {_CHAT_HELP}", "red")
     return history
@@ -315,14 +239,15 @@ def _chat_command(
 
 async def _models(args: argparse.Namespace, endpoint: _Endpoint, client: ChatClient) -> int:
     models = await client.list_models()
-    if endpoint.offline:
-        print(f"offline: {DISCLAIMER}", file=sys.stderr)
+    _offline_note(endpoint)
     for model in models:
-        print(model.id)
+        print(clean(model.id))
     return EXIT_OK
 
 
-_COMMANDS = {"demo": _demo, "run": _run, "chat": _chat, "models": _models}
+_Command = Callable[[argparse.Namespace, _Endpoint, ChatClient], Awaitable[int]]
+_COMMANDS: dict[str, _Command] = {"demo": _demo, "run": _run, "chat": _chat, "models": _models}
+"""The commands that talk to a model endpoint; `main` runs each with a client for it."""
 
 
 async def _main(args: argparse.Namespace, endpoint: _Endpoint) -> int:
@@ -333,18 +258,36 @@ async def _main(args: argparse.Namespace, endpoint: _Endpoint) -> int:
     async with client:
         try:
             return await _COMMANDS[args.command](args, endpoint, client)
-        except AgentKitError as exc:
-            print(f"agentkit: error: {_describe(exc, client)}", file=sys.stderr)
+        except (AgentKitError, RecursionError) as exc:
+            print(f"agentkit: error: {_describe(exc, client, args)}", file=sys.stderr)
             return EXIT_FAILED
 
 
-def _describe(exc: AgentKitError, client: ChatClient) -> str:
+def _describe(exc: Exception, client: ChatClient, args: argparse.Namespace) -> str:
+    """One line for an error, with the fix in the command's own terms (flags, not kwargs)."""
+    if _deep(exc):
+        return f"{_TOO_DEEP} (more levels of nesting than Python can follow)"
     if isinstance(exc, APIConnectionError):
-        return (
+        return clean(
             f"cannot reach {client.base_url} ({exc}); check --base-url / AGENTKIT_BASE_URL, "
             "or use --offline"
         )
-    return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, MaxStepsExceeded):
+        return (
+            f"MaxStepsExceeded: no final answer after {plural(exc.max_steps, 'model request')}; "
+            "raise --max-steps, or pass --on-max-steps final_answer to ask for an answer "
+            "without tools"
+        )
+    return clean(" ".join(f"{type(exc).__name__}: {exc}".split()))  # server text: untrusted
+
+
+def _deep(exc: BaseException) -> bool:
+    """Whether ``exc`` is (or was caused by) JSON or data nested past the recursion limit."""
+    while exc is not None:
+        if isinstance(exc, RecursionError):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
 
 
 def _serve() -> int:
@@ -391,7 +334,19 @@ def build_parser() -> argparse.ArgumentParser:
     where = common.add_mutually_exclusive_group()
     where.add_argument("--offline", action="store_true", help="use the built-in demo model")
     where.add_argument("--online", action="store_true", help="require a real API (key set)")
-    agentic = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", help="log requests and tool calls (DEBUG)"
+    )
+    limits = argparse.ArgumentParser(add_help=False)
+    limits.add_argument("--max-steps", type=_positive, default=10, help="model requests per run")
+    limits.add_argument(
+        "--on-max-steps",
+        choices=["raise", "final_answer"],
+        default="raise",
+        help="at --max-steps: fail (raise), or ask for an answer without tools (final_answer)",
+    )
+    limits.add_argument("--show-reasoning", action="store_true", help="expand reasoning")
+    agentic = argparse.ArgumentParser(add_help=False, parents=[limits])
     agentic.add_argument(
         "--tool",
         action="append",
@@ -400,12 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a function to offer as a tool (repeatable)",
     )
     agentic.add_argument("--instructions", help="system instructions")
-    agentic.add_argument("--max-steps", type=_positive, default=10, help="model requests per run")
-    agentic.add_argument("--show-reasoning", action="store_true", help="expand reasoning")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = commands.add_parser("demo", parents=[common], help="a multi-step tool-calling demo")
+    demo = commands.add_parser(
+        "demo", parents=[common, limits], help="a multi-step tool-calling demo"
+    )
     demo.add_argument("prompt", nargs="?", help=f"what to ask (default: {_DEMO_PROMPT!r})")
-    demo.add_argument("--show-reasoning", action="store_true", help="expand reasoning")
     commands.add_parser("chat", parents=[common, agentic], help="interactive chat")
     run = commands.add_parser("run", parents=[common, agentic], help="answer one prompt")
     run.add_argument("prompt", help="the prompt")
@@ -430,17 +384,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command == "serve":
         return _serve()
+    logger = logging.getLogger("agentkit")
+    handler = log_handler(sys.stderr, args.verbose)
+    logger.addHandler(handler)
+    level = logger.level
+    if args.verbose:
+        logger.setLevel(logging.DEBUG)
     try:
-        endpoint = _endpoint_for(args)
-        tools = [_load_tool(spec) for spec in getattr(args, "tool", [])]
+        return _start(args)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _start(args: argparse.Namespace) -> int:
+    """Resolve the endpoint and the tools, serve the demo model if needed, run the command."""
+    try:
+        endpoint = endpoint_for(args)
+        tools = [load_tool(spec) for spec in getattr(args, "tool", [])]
         try:
             check_unique(tools)  # two --tool functions with one name: a usage error, found now
         except ToolDefinitionError as exc:
             raise _UsageError(f"--tool: {exc}") from None
         if endpoint.offline and not tools and args.command in ("chat", "run"):
-            tools = _demo_tools()  # so the offline model has something to call
+            tools = demo_tools()  # so the offline model has something to call
         args.tools = tools
-        with _serving(endpoint) as live:
+        with serving(endpoint) as live:
             return anyio.run(_main, args, live)
     except _UsageError as exc:
         print(f"agentkit: error: {exc}", file=sys.stderr)

@@ -290,7 +290,8 @@ class MaxStepsExceeded(AgentRunError):
         self, max_steps: int, *, messages: list[dict[str, Any]] | None = None, usage: Any = None
     ) -> None:
         super().__init__(
-            f"no final answer after {max_steps} model requests; raise max_steps, or pass "
+            f"no final answer after {max_steps} model request{'s' * (max_steps != 1)}; raise "
+            "max_steps, or pass "
             "on_max_steps='final_answer' to ask for an answer without tools",
             messages=messages,
             usage=usage,

@@ -338,10 +338,15 @@ class Tool(Generic[P, R]):
             return self._failed(exc)
         try:
             content = _to_content(value)
-        except pydantic_core.PydanticSerializationError:
-            logger.error("tool %s returned a %s, which is not JSON", self.name, type(value))
+        except pydantic_core.PydanticSerializationError as exc:
+            kind = type(value).__name__
+            kind = f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"  # "an int"
+            why = "nested too deeply for JSON" if "depth" in str(exc) else "not text or JSON"
+            logger.warning(  # a failed call, logged as docs/agents.md says
+                "tool %s returned %s, %s", self.name, kind, why, extra={"agentkit_tool": self.name}
+            )
             return ToolResult(
-                content=f"error: the tool returned a {type(value).__name__}, not text or JSON",
+                content=f"error: the tool returned {kind}, {why}",
                 is_error=True,
                 error_type="SerializationError",
             )
@@ -354,7 +359,16 @@ class Tool(Generic[P, R]):
         """The error result of an exception raised by the tool (or its argument validators)."""
         if isinstance(exc, ModelRetry):  # the tool's own message to the model
             return ToolResult(content=str(exc), is_error=True, error_type="ModelRetry")
-        logger.exception("tool %s raised %s%s", self.name, type(exc).__name__, during)
+        # WARNING, as documented; the traceback only for whoever debugs (it can be long).
+        logger.warning(
+            "tool %s raised %s%s: %s",
+            self.name,
+            type(exc).__name__,
+            during,
+            exc,
+            exc_info=logger.isEnabledFor(logging.DEBUG),
+            extra={"agentkit_tool": self.name},
+        )
         return ToolResult(
             content=f"error: {type(exc).__name__}: {exc}",
             is_error=True,

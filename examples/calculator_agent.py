@@ -11,8 +11,7 @@ from operator import add, mul, sub, truediv
 
 import anyio
 
-from agentkit import Agent, RunFinished, ToolCallFinished, ToolCallStarted
-from agentkit.tools import tool
+from agentkit import Agent, RunFinished, ToolCallFinished, ToolCallStarted, tool
 
 OPERATORS = {ast.Add: add, ast.Sub: sub, ast.Mult: mul, ast.Div: truediv}
 
@@ -45,14 +44,15 @@ agent = Agent(os.environ.get("AGENTKIT_MODEL", "gpt-5.4-mini"), tools=[get_weath
 
 
 async def main() -> None:
-    async for event in agent.stream("Weather in Paris and Tokyo? And the average temperature?"):
-        if isinstance(event, ToolCallStarted):
-            print(f"-> {event.name}({event.arguments})")
-        elif isinstance(event, ToolCallFinished):
-            print(f"<- {event.content}  ({event.duration * 1000:.1f} ms)")
-        elif isinstance(event, RunFinished):
-            result = event.result
-            print(f"{result.output}\n[{result.steps} steps, {result.usage.total_tokens} tokens]")
+    async with agent.stream("Weather in Paris and Tokyo? And the average temperature?") as run:
+        async for event in run:  # live: each tool call reports the moment it ends
+            if isinstance(event, ToolCallStarted):
+                print(f"-> {event.name}({event.arguments})")
+            elif isinstance(event, ToolCallFinished):
+                print(f"<- {event.content}  ({event.duration * 1000:.1f} ms)")
+            elif isinstance(event, RunFinished):
+                r = event.result
+                print(f"{r.output}\n[{r.steps} steps, {r.usage.total_tokens} tokens]")
 
 
 anyio.run(main)

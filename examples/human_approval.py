@@ -11,8 +11,7 @@ import sys
 import anyio
 import anyio.to_thread
 
-from agentkit import Agent, ToolCallRequest
-from agentkit.tools import tool
+from agentkit import Agent, ToolCallRequest, tool
 
 
 @tool

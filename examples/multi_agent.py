@@ -9,9 +9,7 @@ import os
 
 import anyio
 
-from agentkit import Agent
-from agentkit.client import ChatClient
-from agentkit.tools import tool
+from agentkit import Agent, ChatClient, tool
 
 
 @tool

@@ -9,9 +9,7 @@ import os
 import anyio
 from pydantic import BaseModel
 
-from agentkit import Agent
-from agentkit.tools import tool
-from agentkit.workflow import map_concurrently, retry
+from agentkit import Agent, map_concurrently, retry, tool
 
 MODEL = os.environ.get("AGENTKIT_MODEL", "agentkit-demo")
 NOTES = {  # a stand-in for a search engine, so the example runs anywhere

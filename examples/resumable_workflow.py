@@ -13,8 +13,7 @@ import anyio
 from anyio import Path  # pathlib.Path with async methods
 from pydantic import BaseModel
 
-from agentkit import Agent, UsageLimitExceeded, UsageLimits, load_messages, save_messages
-from agentkit.tools import tool
+from agentkit import Agent, UsageLimitExceeded, UsageLimits, load_messages, save_messages, tool
 
 MODEL = os.environ.get("AGENTKIT_MODEL", "agentkit-demo")
 SAVED = Path(os.environ.get("TRIP_MESSAGES") or Path(tempfile.gettempdir(), "agentkit-trip.json"))

@@ -14,8 +14,7 @@ from typing import Literal
 import anyio
 from pydantic import BaseModel, Field
 
-from agentkit import Agent
-from agentkit.tools import tool
+from agentkit import Agent, tool
 
 
 class CityWeather(BaseModel):

@@ -360,13 +360,26 @@ async def test_logging_levels_and_no_api_key(
     assert ("DEBUG", "request") in levels
     assert ("DEBUG", "tool") in levels
     assert ("INFO", "run") in levels
-    # one record per failed call: Tool.invoke's, with the traceback (the agent's is DEBUG)
+    # one record per failed call: Tool.invoke's, at WARNING as documented (the agent's is
+    # DEBUG), with the traceback because DEBUG is on
     failures = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert [(r.levelname, r.getMessage()) for r in failures] == [
-        ("ERROR", "tool boom raised RuntimeError")
+    assert [(r.levelname, r.getMessage().split(":")[0]) for r in failures] == [
+        ("WARNING", "tool boom raised RuntimeError")
     ]
     assert failures[0].exc_info is not None
     assert "sk-secret-123" not in caplog.text
+
+
+async def test_a_failed_tool_logs_one_line_without_debug(
+    server: FakeServer, client: ChatClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="agentkit")
+    server.enqueue(tool_calls(("boom", {})), "ok")
+    await Agent("m", tools=[boom], client=client).run("go")
+    [failure] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert failure.levelname == "WARNING"
+    assert not failure.exc_info  # a traceback only at DEBUG
+    assert "\n" not in failure.getMessage().strip()
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])

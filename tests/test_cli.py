@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -18,13 +19,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agentkit._cli_setup import endpoint_for
 from agentkit._demo import DEMO_MODEL, DISCLAIMER
-from agentkit._demo_tools import get_weather
+from agentkit._demo.tools import get_weather
 from agentkit._render import _Printer
-from agentkit.cli import DEFAULT_MODEL, main
+from agentkit.cli import DEFAULT_MODEL, build_parser, main
+from agentkit.client import ChatClient
 from agentkit.events import StepFinished, ToolCallFinished, ToolCallStarted
 from agentkit.result import RunUsage
-from agentkit.testing import FakeServer, delay, http_error, text, tool_calls
+from agentkit.testing import FakeServer, completion, delay, http_error, text, tool_calls
 from agentkit.types import FunctionCall, Message, ToolCall
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -343,7 +346,7 @@ def test_chat_command_errors_keep_the_session(
     assert out.count("cannot load") == 3
     assert "expected a JSON list of messages" in out
     assert "cannot save:" in out
-    assert "loaded 1 messages" in out
+    assert "loaded 1 message from" in out
     assert "unknown command /bogus" in out
 
 
@@ -422,7 +425,7 @@ def test_endpoint_that_can_never_work_is_a_usage_error(
         ("no_colon", "expected module:function"),
         ("cli_tools_missing:f", "cannot import 'cli_tools_missing': No module named"),
         ("cli_tools_ok:missing", "'cli_tools_ok' has no attribute 'missing'"),
-        ("cli_tools_ok:NOT_CALLABLE", "'NOT_CALLABLE' is a int, not a function"),
+        ("cli_tools_ok:NOT_CALLABLE", "'NOT_CALLABLE' is an int, not a function"),
         ("cli_tools_ok:nameless", "invalid tool name '<lambda>'"),
         ("cli_tools_broken:f", "importing 'cli_tools_broken' raised RuntimeError: broken"),
         ("cli_tools_script:f", "importing 'cli_tools_script' raised SystemExit: usage: a script"),
@@ -461,7 +464,7 @@ def test_chat_files_are_utf8_whatever_the_locale(tmp_path: Path):
         timeout=30,
     )
     assert done.returncode == 0, done.stderr
-    assert f"loaded 1 messages from {saved}" in done.stdout
+    assert f"loaded 1 message from {saved}" in done.stdout
     assert json.loads(saved.read_text(encoding="utf-8"))[0]["content"] == "Zürich?"
 
 
@@ -493,7 +496,9 @@ def test_a_run_that_never_answers_exits_1(server: FakeServer, capsys: pytest.Cap
     assert main(["run", "--json", "--max-steps", "1", "loop"]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "MaxStepsExceeded: no final answer after 1 model requests" in captured.err
+    assert "MaxStepsExceeded: no final answer after 1 model request; raise --max-steps" in (
+        captured.err
+    )
 
 
 # --- as a real process ----------------------------------------------------------------------
@@ -597,3 +602,252 @@ def test_ctrl_c_during_a_model_request_exits_130_at_once():
     assert time.monotonic() - started < 10  # not after the 30 s reply
     assert err.strip().endswith("agentkit: interrupted")
     assert out == ""
+
+
+# --- which endpoint, and which key (issue 8, item 6) ------------------------------------------
+
+
+def test_an_openai_key_alone_keeps_the_demo_offline(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.delenv("AGENTKIT_API_KEY")
+    monkeypatch.delenv("AGENTKIT_BASE_URL")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+    assert main(["demo", "what is 6*7"]) == 0
+    out = capsys.readouterr().out
+    assert f"offline: {DISCLAIMER}" in out
+    assert "OPENAI_API_KEY, OPENAI_BASE_URL set, not used: pass --online" in out
+    assert "6*7 = 42" in out
+    assert server.recorded == []  # nothing went to the configured server
+
+
+def test_the_demo_online_says_which_endpoint_and_variables(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.delenv("AGENTKIT_API_KEY")
+    monkeypatch.delenv("AGENTKIT_BASE_URL")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+    server.enqueue(text("Sunny."))
+    assert main(["demo", "--online"]) == 0
+    out = capsys.readouterr().out
+    assert f"model {DEFAULT_MODEL} at {server.url} (API key from OPENAI_API_KEY; URL from " \
+        "OPENAI_BASE_URL)" in out
+    assert "sk-openai" not in out
+    assert server.recorded[0].headers["authorization"] == "Bearer sk-openai"
+
+
+AK, OK = "AGENTKIT_API_KEY", "OPENAI_API_KEY"
+
+
+@pytest.mark.parametrize(
+    ("env", "argv", "expected"),
+    [
+        ({"OPENAI_API_KEY": "k"}, [], ("https://api.openai.com/v1", "OPENAI_API_KEY")),
+        ({"AGENTKIT_API_KEY": "k"}, [], ("https://api.getinfinityblue.com/v1", "AGENTKIT_API_KEY")),
+        ({"AGENTKIT_API_KEY": "k", "OPENAI_BASE_URL": "http://o/v1"}, [], ("http://o/v1", AK)),
+        ({"OPENAI_API_KEY": "k", "AGENTKIT_BASE_URL": "http://a/v1"}, [], ("http://a/v1", OK)),
+        (
+            {"OPENAI_API_KEY": "k"},
+            ["--base-url", "http://mine/v1"],
+            ("http://mine/v1", "OPENAI_API_KEY"),
+        ),
+        ({"OPENAI_BASE_URL": "http://local/v1"}, [], ("http://local/v1", None)),
+    ],
+)
+def test_keys_pair_with_their_own_base_url(
+    env: dict[str, str], argv: list[str], expected: tuple[str, str | None],
+    monkeypatch: pytest.MonkeyPatch,
+):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    endpoint = endpoint_for(build_parser().parse_args(["run", *argv, "hi"]))
+    assert (endpoint.base_url, endpoint.key_source) == expected
+    assert not endpoint.offline
+    # what the command says is what the client does with the same environment
+    assert ChatClient(base_url=endpoint.base_url).base_url == expected[0]
+    assert ChatClient(base_url=argv[1] if argv else None).base_url == expected[0]
+
+
+# --- untrusted text on the terminal (item 13) -------------------------------------------------
+
+HOSTILE = (
+    "a\x1b]52;c;cm0gLXJmIH4=\x07b\x1b]8;;http://evil.example\x1b\\link\x1b]8;;\x1b\\"
+    "\x1b[2J\x1b[31mred\x1b[0m\rover\x9b31m\x9d0;title\x9c\x08\x00\x7fz\tend"
+)
+CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_control_sequences_from_model_and_tools_are_never_printed(
+    terminal: bool, tools_dir: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):
+    (tools_dir / "cli_tools_hostile.py").write_text(
+        f"def hostile(text: str) -> str:\n    return {HOSTILE!r}\n"
+    )
+    server.enqueue(
+        completion(reasoning=HOSTILE, tool_calls=[("hostile", {"text": HOSTILE})]),
+        completion(HOSTILE, reasoning=HOSTILE),
+    )
+    out_stream, err_stream = (FakeTerminal(), FakeTerminal()) if terminal else (None, None)
+    if terminal:  # rich, with colour: only rich's own styles may be escapes
+        monkeypatch.setattr(sys, "stdout", out_stream)
+        monkeypatch.setattr(sys, "stderr", err_stream)
+    argv = ["run", "--show-reasoning", "--tool", "cli_tools_hostile:hostile", "go"]
+    assert main(argv) == 0
+    if terminal:
+        assert out_stream is not None and err_stream is not None
+        out, err = out_stream.getvalue(), err_stream.getvalue()
+        for shown in (out, err):  # rich's own styles and spinner only: no OSC, no C1...
+            assert "\x1b]" not in shown and "\x1b[2J" not in shown
+            assert not re.search(r"[\x00\x08\x7f-\x9f]", shown)
+    else:
+        captured = capsys.readouterr()
+        out, err = captured.out, captured.err
+        for shown in (out, err):
+            assert not CONTROLS.search(shown)
+        assert re.search(r"ablinkredoverz\s+end", out)  # the tab kept (rich expands it)
+        assert re.search(r"← hostile: ablinkred ?overz end", err)  # one line, as results are
+    assert "cm0gLXJmIH4=" not in out and "evil.example" not in out  # payloads went too
+
+
+def test_json_output_and_errors_escape_control_characters(
+    server: FakeServer, capsys: pytest.CaptureFixture[str]
+):
+    server.enqueue(text("x\x9b31my\x1b]52;c;AAAA\x07"))
+    assert main(["run", "--json", "go"]) == 0
+    out = capsys.readouterr().out
+    assert not CONTROLS.search(out.replace("\n", ""))
+    assert json.loads(out)["output"] == "x\x9b31my\x1b]52;c;AAAA\x07"  # the same value
+    server.enqueue(http_error(400, "bad \x1b]52;c;AAAA\x07 thing"))
+    assert main(["run", "go"]) == 1
+    err = capsys.readouterr().err
+    assert "BadRequestError: HTTP 400: bad  thing" in err
+    assert not CONTROLS.search(err.replace("\n", ""))
+
+
+# --- timers, messages, logging (item 21) ----------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+def test_a_step_is_timed_from_its_request_not_from_the_prompt(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    clock = Clock()
+    monkeypatch.setattr("agentkit._render.time", clock)
+    out = io.StringIO()
+    printer = _Printer(out, out)
+    clock.now += 60  # a minute at the chat prompt
+    printer.request_started()
+    clock.now += 0.5
+    message = Message(role="assistant", content="hi")
+    printer.event(StepFinished(step=1, usage=RunUsage(requests=1), message=message))
+    assert "step 1: answer · 0 tokens · 500.0 ms" in out.getvalue()
+
+
+def test_chat_steps_never_outlast_the_time_since_the_line_was_read(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    stdin(monkeypatch, "what is 2+2", "what is 3+3")
+    assert main(["chat", "--offline"]) == 0
+    steps = re.findall(r"step \d: .* · ([\d.]+) (ms|s)\n", capsys.readouterr().out)
+    assert len(steps) == 4
+    assert all(unit == "ms" for _, unit in steps)
+
+
+def test_singular_and_articles(server: FakeServer, capsys: pytest.CaptureFixture[str]):
+    server.enqueue(completion("hi", usage={"prompt_tokens": 1, "completion_tokens": 0}))
+    assert main(["run", "hello"]) == 0
+    err = capsys.readouterr().err
+    assert "step 1: answer · 1 token · " in err
+    assert "usage: 1 request · 1 token (prompt 1," in err
+
+
+def test_on_max_steps_flag_asks_for_a_final_answer(
+    server: FakeServer, capsys: pytest.CaptureFixture[str]
+):
+    server.enqueue(tool_calls(("nothing", {})), text("the best I can say"))
+    argv = ["run", "--max-steps", "1", "--on-max-steps", "final_answer", "loop"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out == "the best I can say\n"
+    assert "tools" not in server.requests[1] or server.requests[1].get("tool_choice") == "none"
+
+
+def test_a_tool_exception_is_one_line_and_its_traceback_only_verbose(
+    tools_dir: Path, capsys: pytest.CaptureFixture[str]
+):
+    (tools_dir / "cli_tools_raise.py").write_text(
+        "def shout(text: str) -> str:\n    raise ValueError('boom\\nsecond line')\n"
+    )
+    assert main(["run", "--tool", "cli_tools_raise:shout", 'shout "hi"']) == 0
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if "boom" in line] == [
+        "  ✗ shout: error: ValueError: boom second line  (" + line.split("(")[-1]
+        for line in err.splitlines()
+        if "boom" in line
+    ]
+    assert len([line for line in err.splitlines() if "boom" in line]) == 1
+    assert "Traceback" not in err
+    assert main(["run", "-v", "--tool", "cli_tools_raise:shout", 'shout "hi"']) == 0
+    err = capsys.readouterr().err
+    assert "agentkit: warning: tool shout raised ValueError: boom second line" in err
+    assert "Traceback (most recent call last)" in err
+    assert "agentkit: debug: " in err
+
+
+def test_ctrl_d_at_the_prompt_ends_the_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setattr(sys, "stdin", FakeTerminal(""))
+    assert main(["chat", "--offline"]) == 0
+    assert capsys.readouterr().out.endswith("you> \n")
+
+
+# --- deeply nested JSON (item 11, the CLI's part) ---------------------------------------------
+
+
+def test_deeply_nested_json_is_one_error_line(
+    tmp_path: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):
+    deep = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "deep.json").write_text(deep)
+    stdin(monkeypatch, f"/load {tmp_path / 'deep.json'}", "/exit")
+    assert main(["chat", "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert f"cannot load {tmp_path / 'deep.json'}: the data is nested too deeply" in out
+    # tool arguments nested past the limit: shown raw, cut short, and the run goes on
+    server.enqueue(tool_calls(("nothing", deep)), text("done"))
+    assert main(["run", "go"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "done\n"
+    assert "→ nothing([[[[" in captured.err and "Traceback" not in captured.err
+
+
+def test_the_documented_search_example_calls_search(
+    tools_dir: Path, capsys: pytest.CaptureFixture[str]
+):
+    (tools_dir / "my_tools.py").write_text(
+        textwrap.dedent('''
+        def search(query: str) -> str:
+            """Search the web.
+
+            Args:
+                query: What to look for.
+            """
+            return "Dune (1965) is a novel by Frank Herbert."
+        ''')
+    )
+    assert main(["run", "--tool", "my_tools:search", "Who wrote Dune?"]) == 0  # docs/cli.md
+    captured = capsys.readouterr()
+    assert '→ search(query="Who wrote Dune")' in captured.err
+    assert "Frank Herbert" in captured.out

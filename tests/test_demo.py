@@ -7,13 +7,19 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal
 
+import anyio
+import httpx
 import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
+import agentkit
+from agentkit import Agent, ToolCallStarted
 from agentkit._demo import DEMO_MODEL, DISCLAIMER, demo_responder, demo_server
-from agentkit._demo_tools import calculate, get_time, get_weather
+from agentkit._demo.serve import _DemoTransport
+from agentkit._demo.tools import calculate, get_time, get_weather
 from agentkit.client import ChatClient
 from agentkit.testing import FakeServer
 from agentkit.tools import Tool, tool
@@ -181,6 +187,84 @@ async def test_quoted_search_queries_fan_out(client: ChatClient):
     assert calls_of(completions[0]) == [
         ("search", {"query": "find out about structured concurrency"})
     ]
+
+
+async def test_a_question_goes_to_the_tool_that_looks_things_up(client: ChatClient):
+    @tool
+    def search(query: str) -> str:
+        """Search the web and return the top result."""
+        return "Dune (1965) is a novel by Frank Herbert."
+
+    completions, _ = await drive(client, "Who wrote Dune?", [search])  # no word names the tool
+    assert calls_of(completions[0]) == [("search", {"query": "Who wrote Dune"})]
+    assert "Frank Herbert" in answer_of(completions)
+
+
+async def test_description_and_parameter_words_pick_the_tool(client: ChatClient):
+    @tool
+    def books(title: str) -> str:
+        """Tell who wrote a book, and when."""
+        return "Frank Herbert, 1965"
+
+    @tool
+    def rates(amount: float, currency: str) -> str:
+        """Convert money.
+
+        Args:
+            amount: How much.
+            currency: An ISO code such as USD; the answer is in euros.
+        """
+        return f"{amount * 0.9} EUR"
+
+    offered: list[Tool[Any, Any]] = [books, rates]
+    completions, _ = await drive(client, 'Who wrote "Dune"?', offered)
+    assert calls_of(completions[0]) == [("books", {"title": "Dune"})]
+    completions, _ = await drive(client, "How many euros is 30 USD?", offered)
+    assert calls_of(completions[0]) == [("rates", {"amount": 30, "currency": "USD"})]
+
+
+class Trip(BaseModel):
+    origin: str
+    destination: str
+    adults: int
+    nights: int
+
+
+async def test_each_field_of_a_nested_argument_is_filled_from_its_own_name(client: ChatClient):
+    @tool
+    def book_trip(trip: Trip) -> str:
+        """Book a holiday."""
+        return f"booked {trip.origin} -> {trip.destination}"
+
+    @tool
+    def book_flight(origin: str, destination: str, adults: int = 1) -> str:
+        """Book a flight."""
+        return f"flight {origin} -> {destination} for {adults}"
+
+    prompt = "Book a trip from Paris to Tokyo for 2 adults, 5 nights"
+    completions, _ = await drive(client, prompt, [book_trip])
+    trip = {"origin": "Paris", "destination": "Tokyo", "adults": 2, "nights": 5}
+    assert calls_of(completions[0]) == [("book_trip", {"trip": trip})]
+    completions, _ = await drive(client, "Book a flight to Oslo from Rome", [book_flight])
+    assert calls_of(completions[0]) == [
+        ("book_flight", {"origin": "Rome", "destination": "Oslo"})
+    ]
+
+
+async def test_an_optional_parameter_takes_only_what_its_name_points_at(client: ChatClient):
+    @tool
+    def weather(city: str, unit: str = "celsius", days: int = 1) -> str:
+        """Get the weather for a city."""
+        return f"{city} {unit} {days}"
+
+    completions, _ = await drive(client, "Weather in Paris and Tokyo?", [weather])
+    assert calls_of(completions[0]) == [
+        ("weather", {"city": "Paris"}),
+        ("weather", {"city": "Tokyo"}),
+    ]
+    completions, _ = await drive(client, "Paris weather for 3 days, unit: 'kelvin'", [weather])
+    expected = {"city": "Paris", "unit": "kelvin", "days": 3}
+    assert calls_of(completions[0]) == [("weather", expected)]
 
 
 async def test_no_relevant_tool_and_missing_argument(client: ChatClient):
@@ -619,3 +703,40 @@ def test_json_answers_satisfy_any_supported_schema(schema: dict[str, Any]):
     reply = demo_responder(request)["choices"][0]
     assert reply["finish_reason"] == "stop"
     jsonschema.validate(json.loads(reply["message"]["content"]), schema)
+
+
+def test_demo_client_needs_no_server_key_or_environment(monkeypatch: pytest.MonkeyPatch):
+    # a configured real endpoint is ignored: the demo never reads (or sends) the user's key
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real-key")
+    monkeypatch.setenv("AGENTKIT_BASE_URL", "http://127.0.0.1:9/v1")
+    agent = Agent("any-name", tools=DEMO_TOOLS, client=agentkit.demo_client())
+    assert agent.run_sync("weather in Paris").output == get_weather("Paris")
+    # the same client from a second event loop, and streamed, as a real server would serve it
+    events = anyio.run(lambda: _drain(agent.stream("what is 6*7")))
+    assert events[-1].result.output == "6*7 = 42"
+    assert any(isinstance(e, ToolCallStarted) for e in events)
+
+
+async def _drain(stream: Any) -> list[Any]:
+    return [event async for event in stream]
+
+
+async def test_demo_client_answers_like_the_demo_server():
+    client = agentkit.demo_client()
+    assert [m.id for m in await client.list_models()] == [DEMO_MODEL]
+    messages = [{"role": "user", "content": "what is 2+2"}]
+    definitions = [t.definition() for t in DEMO_TOOLS]
+    completion = await client.complete(model="m", messages=messages, tools=definitions)
+    async with client.stream(model="m", messages=messages, tools=definitions) as chunks:
+        streamed = await chunks.get_final_completion()
+    assert calls_of(completion) == calls_of(streamed) == [("calculate", {"expression": "2+2"})]
+    http = httpx.AsyncClient(transport=_DemoTransport())  # what the client sends through
+    assert (await http.get("http://demo.agentkit.invalid/v1/nowhere")).status_code == 404
+    model = await http.get(f"http://demo.agentkit.invalid/v1/models/{DEMO_MODEL}")
+    assert model.json()["id"] == DEMO_MODEL
+    url = "http://demo.agentkit.invalid/v1/chat/completions"
+    deep = '{"messages": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    for body in (b"[1]", b"{not json", deep.encode()):
+        bad = await http.post(url, content=body)
+        assert bad.status_code == 400
+        assert bad.json()["error"]["type"] == "invalid_request_error"

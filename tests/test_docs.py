@@ -11,15 +11,20 @@ it. A block right after ``<!-- no-run: reason -->`` does not run.
 from __future__ import annotations
 
 import ast
+import importlib
 import json
+import os
 import re
 import subprocess
+import sys
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+import agentkit
 from agentkit.testing import FakeServer
 from tests.conftest import ROOT, run_offline
 
@@ -157,3 +162,106 @@ def test_markers_stand_right_before_a_block():
             if "no-run" in line:
                 assert NO_RUN.match(line), f"{page.name}:{number}: <!-- no-run: reason -->"
                 assert FENCE.match(lines[number]), f"{page.name}:{number}: no block follows"
+
+
+def test_the_readme_first_snippet_runs_on_a_fresh_machine(tmp_path: Path):
+    first = next(b for b in blocks_of(ROOT / "README.md") if not b.skip)
+    # No server, no key, no base URL: only what a fresh install has. A stray OpenAI key must
+    # not be needed, nor sent anywhere.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AGENTKIT_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env["OPENAI_API_KEY"] = "sk-stray"
+    done = subprocess.run(
+        [sys.executable, "-c", first.source],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Paris: 18 degrees celsius, sunny" in done.stdout
+    assert "Tokyo: 18 degrees celsius, sunny" in done.stdout
+    assert "a real model instead" in first.source  # the one-line switch is shown
+
+
+# Install lines must name the distribution, agentkit-loop: `agentkit` on PyPI is another project.
+WRONG_INSTALL = re.compile(r"pip install\s+(?:-\S+\s+)*['\"]?agentkit(?![-\w])|['\"]agentkit\[")
+SOURCES = [
+    *PAGES,
+    *sorted((ROOT / "examples").glob("*.py")),
+    *sorted((ROOT / "agentkit").rglob("*.py")),
+    *sorted((ROOT / "benchmarks").glob("*.py")),
+]
+
+
+def test_install_lines_name_the_distribution():
+    wrong = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in SOURCES
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if WRONG_INSTALL.search(line)
+    ]
+    assert not wrong, "install lines naming 'agentkit' instead of 'agentkit-loop':\n" + "\n".join(
+        wrong
+    )
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["name"] == "agentkit-loop"
+
+
+# --- one way to write things (issue 8, item 23) --------------------------------------------
+
+SHOWN = [*PAGES, *sorted((ROOT / "examples").glob("*.py"))]
+
+
+def test_public_names_are_imported_from_agentkit():
+    exported = set(agentkit.__all__)
+    wrong = []
+    for path in SHOWN:
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"^from (agentkit\.\w+) import \(?([\w, \n]+)\)?", text, re.M):
+            names = {n.strip() for n in match.group(2).replace("\n", ",").split(",")} - {""}
+            if names & exported:
+                wrong.append(f"{path.name}: from {match.group(1)} import {sorted(names)}")
+    assert not wrong, "write `from agentkit import ...`:\n" + "\n".join(wrong)
+
+
+def test_agent_streams_shown_live_use_async_with():
+    # Iterated directly, a turn's tool calls report only when all have ended; the examples
+    # and docs show the live form, except where a page explains the difference.
+    direct = re.compile(r"async for \w+ in \w+\.stream\(")
+    code = [(b.id, b.source) for b in BLOCKS] + [
+        (path.name, path.read_text(encoding="utf-8")) for path in SHOWN if path.suffix == ".py"
+    ]
+    wrong = [where for where, source in code if direct.search(source)]
+    assert not wrong, "use `async with agent.stream(...) as events:` in " + ", ".join(wrong)
+
+
+def _resolves(identifier: str) -> bool:
+    parts = identifier.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(target, name):
+                return False
+            target = getattr(target, name)
+        return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if p.parent.name == "docs" and p.name != "api.md"], ids=str
+)
+def test_every_prose_page_links_its_api_reference(page: Path):
+    anchors = re.findall(r"\]\(api\.md#([\w.]+)\)", page.read_text(encoding="utf-8"))
+    assert anchors, f"{page.name} has no link to its API reference (api.md#agentkit...)"
+    documented = re.findall(r"^::: ([\w.]+)$", (ROOT / "docs" / "api.md").read_text(), re.M)
+    for anchor in anchors:
+        assert _resolves(anchor), f"{page.name}: api.md#{anchor} names nothing"
+        assert any(anchor == d or anchor.startswith(d + ".") for d in documented), (
+            f"{page.name}: api.md#{anchor} is not on the API page"
+        )

@@ -357,11 +357,16 @@ async def test_results_become_text_or_json(value: Any, content: str) -> None:
 async def test_unserialisable_result_is_a_clear_error(caplog: pytest.LogCaptureFixture) -> None:
     result = await tool(lambda: object(), name="f").invoke("{}")
     assert result == ToolResult(
-        content="error: the tool returned a object, not text or JSON",
+        content="error: the tool returned an object, not text or JSON",
         is_error=True,
         error_type="SerializationError",
     )
-    assert "returned a <class 'object'>" in caplog.text
+    assert "tool f returned an object, not text or JSON" in caplog.text
+    deep: dict[str, Any] = {}
+    for _ in range(5000):
+        deep = {"a": deep}
+    result = await tool(lambda: deep, name="f").invoke("{}")
+    assert result.content == "error: the tool returned a dict, nested too deeply for JSON"
 
 
 async def test_long_results_are_truncated_visibly() -> None:
@@ -411,13 +416,17 @@ async def test_exceptions_become_text_and_are_logged(caplog: pytest.LogCaptureFi
     async def boom() -> None:
         raise ValueError("bad city")
 
-    with caplog.at_level(logging.ERROR, logger="agentkit"):
+    with caplog.at_level(logging.WARNING, logger="agentkit"):  # as documented: one line
         result = await boom.invoke("{}")
     assert result == ToolResult(
         content="error: ValueError: bad city", is_error=True, error_type="ValueError"
     )
     record = caplog.records[-1]
-    assert record.name == "agentkit" and record.exc_info is not None
+    assert (record.name, record.levelname) == ("agentkit", "WARNING") and not record.exc_info
+    assert record.getMessage() == "tool boom raised ValueError: bad city"
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="agentkit"):  # the traceback, for debugging
+        await boom.invoke("{}")
     assert "Traceback" in caplog.text and 'raise ValueError("bad city")' in caplog.text
 
 
@@ -468,13 +477,13 @@ async def test_validator_exceptions_become_error_results(
         called.append(where)
         return where.code
 
-    with caplog.at_level(logging.ERROR, logger="agentkit"):
+    with caplog.at_level(logging.DEBUG, logger="agentkit"):  # DEBUG: with the traceback
         assert await place.invoke('{"where": {"code": "xx"}}') == ToolResult(
             content="error: KeyError: 'xx'", is_error=True, error_type="KeyError"
         )
         record = caplog.records[-1]
-        assert record.getMessage() == "tool place raised KeyError validating its arguments"
-        assert record.exc_info is not None and 'return {"fr": "France"}[value]' in caplog.text
+        assert record.getMessage() == "tool place raised KeyError validating its arguments: 'xx'"
+        assert record.exc_info and 'return {"fr": "France"}[value]' in caplog.text
         span = '{"where": {"code": "fr"}, "span": {"start": 2, "end": 1}}'
         assert await place.invoke(span) == ToolResult(
             content="error: RuntimeError: the span is backwards",

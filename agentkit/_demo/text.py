@@ -1,6 +1,6 @@
 """What the demo model reads in the user's words: numbers, expressions, names, intents.
 
-The vocabularies and extractors the rules of `agentkit._demo` use to pick tools and fill their
+The vocabularies and extractors the rules of `agentkit._demo.rules` use to pick tools and fill their
 arguments: crude on purpose (regular expressions and word lists, no language model), and
 deterministic, so a prompt always gets the same calls. `_Pool` gathers everything a message
 offers; `_candidates` picks from it the values that fit one parameter's JSON Schema.
@@ -166,7 +166,49 @@ def _singular(name: str) -> str:
     return name[:-3] + "y" if name.endswith("ies") else name.removesuffix("s")
 
 
-def _string_candidates(name: str, schema: dict[str, Any], pool: _Pool) -> list[str]:
+# Field names that say which end of a trip (or a message) they are: "from X" and "to X".
+_ORIGIN = {"origin", "source", "from", "departure", "start", "src", "sender", "departing"}
+_TARGET = {"destination", "target", "to", "arrival", "dest", "recipient", "arriving"}
+_PHRASE = r"(?:\"([^\"]+)\"|'([^']+)'|([A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*)|([\w.+-]+@[\w.-]+\w))"
+_LINK = r"\s*(?:is|=|:|of|named|called|to)?\s*"
+
+
+def _name_words(name: str) -> list[str]:
+    """The words of a parameter name: ``departure_city`` and ``departureCity`` give both."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name).replace("-", "_").replace("_", " ")
+    return [w for w in spaced.lower().split() if len(w) > 2 and w not in _STOP]
+
+
+def _named_strings(name: str, pool: _Pool) -> list[str]:
+    """Values written right after the field's own name ('title "Dune"', 'author Frank')."""
+    found: list[str] = []
+    words = _name_words(name)
+    if set(words) & _ORIGIN:
+        found += [next(filter(None, m)) for m in re.findall(rf"\bfrom\s+{_PHRASE}", pool.text)]
+    if set(words) & _TARGET:
+        found += [next(filter(None, m)) for m in re.findall(rf"\bto\s+{_PHRASE}", pool.text)]
+    for word in words:
+        pattern = rf"(?i:\b{re.escape(word)}s?\b){_LINK}{_PHRASE}"
+        found += [next(filter(None, m)) for m in re.findall(pattern, pool.text)]
+    return list(dict.fromkeys(found))
+
+
+def _named_numbers(name: str, text: str) -> list[float]:
+    """Numbers written next to the field's own name ("3 adults", "adults: 3", "age of 42")."""
+    found: list[float] = []
+    for word in _name_words(name):
+        stem = re.escape(_singular(word))
+        number = r"(-?\d+(?:\.\d+)?)"
+        after = re.findall(rf"(?i){number}\s*(?:\w+\s+)?{stem}", text)
+        before = re.findall(rf"(?i)\b{stem}\w*{_LINK}{number}", text)
+        found += [float(n) for n in after + before]
+    return found
+
+
+def _string_candidates(
+    name: str, schema: dict[str, Any], pool: _Pool, *, fallback: bool = True
+) -> list[str]:
+    """Values for a string parameter, found by its name; ``fallback`` adds any name-like word."""
     lname = _singular(name.lower())
     if schema.get("format") == "date":
         return re.findall(r"\b\d{4}-\d{2}-\d{2}\b", pool.text)
@@ -180,14 +222,20 @@ def _string_candidates(name: str, schema: dict[str, Any], pool: _Pool) -> list[s
     if lname in {"path", "folder", "directory", "dir", "file", "filename"}:
         paths = re.findall(r"(?<![\w/])(?:~|\.{1,2})?/[\w./-]+|\b[\w-]+\.[a-z]{1,5}\b", pool.text)
         return pool.quoted or paths
+    named = _named_strings(name, pool)
+    if named:
+        return named
     if lname in _PLACE or lname.endswith(("city", "location")):
         return pool.proper or pool.quoted
     if lname in _FREE_TEXT:
         return pool.quoted or [pool.text.strip().rstrip("?!. ")]
-    return pool.quoted or pool.proper or pool.acronyms
+    return (pool.quoted or pool.proper or pool.acronyms) if fallback else []
 
 
-def _candidates(name: str, schema: dict[str, Any], pool: _Pool, numbers: list[float]) -> list[Any]:
+def _candidates(
+    name: str, schema: dict[str, Any], pool: _Pool, numbers: list[float], *, required: bool = True
+) -> list[Any]:
+    """Values for one parameter; an optional one takes only values its own name points at."""
     kind = schema.get("type")
     if "const" in schema:
         return [schema["const"]]
@@ -195,14 +243,17 @@ def _candidates(name: str, schema: dict[str, Any], pool: _Pool, numbers: list[fl
         return _mentioned(schema["enum"], pool.text)
     if kind in ("integer", "number"):
         low, high = schema.get("minimum", -math.inf), schema.get("maximum", math.inf)
+        numbers = _named_numbers(name, pool.text) or (numbers if required else [])
         fits = [n for n in numbers if low <= n <= high and (kind == "number" or n.is_integer())]
         return [int(n) if kind == "integer" else _num(n) for n in fits]
     if kind == "boolean":
         return [True] if set(name.lower().split("_")) & set(pool.words) else []
     if kind == "array":
         items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-        inner = _candidates(_singular(name), items or {"type": "string"}, pool, numbers)
+        inner = _candidates(
+            _singular(name), items or {"type": "string"}, pool, numbers, required=required
+        )
         return [inner] if inner else []
     if kind == "string":
-        return _string_candidates(name, schema, pool)
+        return _string_candidates(name, schema, pool, fallback=required)
     return []

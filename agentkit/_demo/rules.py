@@ -1,11 +1,11 @@
-"""The built-in offline demo model: deterministic rules that answer chat requests, not an LLM.
+"""The demo model's rules: they answer one chat request body with a completion, not an LLM.
 
 ``demo_responder(request) -> completion`` plays the model for ``agentkit.testing.FakeServer``:
 it matches the request's tools against the user's words, asks for real (parallel) tool calls
 with arguments filled from each tool's JSON Schema, and composes a final answer from the tool
 results, as JSON satisfying ``response_format`` when one is given. What it reads in the words
-is in `agentkit._demo_text`, how it builds JSON in `agentkit._demo_instance`; the tools the
-``agentkit demo`` command offers it are in `agentkit._demo_tools`.
+is in `agentkit._demo.text`, how it builds JSON in `agentkit._demo.instance`; the tools the
+``agentkit demo`` command offers it are in `agentkit._demo.tools`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from agentkit._demo_instance import _Ctx, _instance, _resolve, _Result
-from agentkit._demo_text import (
+from agentkit._demo.instance import _Ctx, _instance, _resolve, _Result
+from agentkit._demo.text import (
+    _FREE_TEXT,
     _MATH_HINTS,
     _STARTERS,
     _STOP,
@@ -28,11 +29,11 @@ from agentkit._demo_text import (
     _numbers,
     _Pool,
     _sentences,
+    _singular,
     _words,
 )
-from agentkit.testing import FakeServer
 
-__all__ = ["DEMO_MODEL", "demo_responder", "demo_server"]
+__all__ = ["DEMO_MODEL", "DISCLAIMER", "demo_responder"]
 
 DEMO_MODEL = "agentkit-demo"
 """The model id the demo server lists; any model name is accepted."""
@@ -40,6 +41,9 @@ DEMO_MODEL = "agentkit-demo"
 DISCLAIMER = "agentkit demo model: deterministic rules, not an LLM."
 """Said in every reasoning text of the demo model, and by the CLI whenever it is in use."""
 
+_LOOKUP = {"search", "find", "lookup", "wiki", "wikipedia", "web", "knowledge", "encyclopedia"}
+# A question: it ends in "?" or starts with a question word ("who wrote Dune", "how far...").
+_QUESTION = re.compile(r"\?\s*\Z|^\s*(?:who|what|when|where|which|why|how)\b", re.IGNORECASE)
 _MAX_TOOL_ROUNDS = 4  # a guard: a confused rule set must still end the run with an answer
 
 
@@ -68,8 +72,34 @@ class _Tool:
         return found
 
     @property
+    def other_words(self) -> set[str]:
+        """Words of the description and of each parameter's name and description."""
+        texts = [self.description]
+        properties = self.parameters.get("properties")
+        for name, schema in (properties if isinstance(properties, dict) else {}).items():
+            texts += [str(name).replace("_", " ")]
+            if isinstance(schema, dict) and isinstance(schema.get("description"), str):
+                texts.append(schema["description"])
+        return {w for text in texts for w in _words(text) if len(w) > 3} - _STOP
+
+    @property
+    def looks_things_up(self) -> bool:
+        """Whether it answers free questions: a search tool, or one taking a query."""
+        properties = self.parameters.get("properties")
+        takes_text = any(
+            _singular(str(p).lower()) in _FREE_TEXT
+            for p in (properties if isinstance(properties, dict) else {})
+        )
+        words = self.name_words | set(_words(self.description))
+        return takes_text or bool(words & _LOOKUP)
+
+    @property
     def is_math(self) -> bool:
         return any(h in f"{self.name} {self.description}".lower() for h in _MATH_HINTS)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _key(name: str, arguments: dict[str, Any]) -> str:
@@ -107,7 +137,7 @@ def _read_turn(messages: list[dict[str, Any]], tools: dict[str, _Tool]) -> _Turn
             name = str(function.get("name", ""))
             try:
                 arguments = json.loads(function.get("arguments") or "{}")
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # what a model sends is not always JSON
                 arguments = {}
             if i < last_user:
                 earlier.append(name)
@@ -147,12 +177,14 @@ def _fill(tool: _Tool, pool: _Pool) -> tuple[list[dict[str, Any]], list[str]]:
     lacking: list[str] = []
     fan_out: tuple[str, list[Any]] | None = None
     for name, schema in schemas.items():
+        needed = name in required
         if schema.get("type") in ("integer", "number") and len(numeric) > 1:
             # add(a, b): each numeric parameter takes the next number, in order
             position = numeric.index(name)
-            values = _candidates(name, schema, pool, pool.numbers[position : position + 1])
+            mine = pool.numbers[position : position + 1]
+            values = _candidates(name, schema, pool, mine, required=needed)
         else:
-            values = _candidates(name, schema, pool, pool.numbers)
+            values = _candidates(name, schema, pool, pool.numbers, required=needed)
         if values:
             args[name] = values[0]
             if len(values) > 1 and fan_out is None:
@@ -183,14 +215,17 @@ def _select(turn: _Turn, tools: dict[str, _Tool], pool: _Pool) -> list[tuple[_To
             chosen.append((tool, "its name matches your words"))
         elif tool.is_math and (pool.expressions or intent):
             chosen.append((tool, "the request involves arithmetic"))
-    if not chosen:  # second chance: words of the descriptions
+    if not chosen:  # second chance: words of the descriptions and parameters
         overlap = {
-            name: len({w for w in _words(t.description) if len(w) > 3} - _STOP & set(pool.words))
+            name: len({w for w in set(pool.words) - _STOP if _match(w, t.other_words)})
             for name, t in tools.items()
         }
         best = max(overlap.values(), default=0)
-        why = "its description matches"
+        why = "its description or parameters match your words"
         chosen = [(tools[n], why) for n, s in overlap.items() if best and s == best]
+    if not chosen and _QUESTION.search(turn.text):  # a question for a tool that looks things up
+        why = "it looks things up, and you asked a question"
+        chosen = [(t, why) for t in tools.values() if t.looks_things_up]
     if not chosen:  # a follow-up like "and in London?" reuses the tools of earlier turns
         why = "it served the previous question"
         chosen = [(tools[n], why) for n in turn.earlier_tools if n in tools]
@@ -328,7 +363,7 @@ def demo_responder(request: dict[str, Any]) -> dict[str, Any]:
         head = (
             f"Relevant tools: {', '.join(reasons)}. "
             if reasons and not turn.results
-            else (f"I have {len(turn.results)} tool result(s); the request needs more. ")
+            else f"I have {_plural(len(turn.results), 'tool result')}; the request needs more. "
         )
         plural = f"{len(pending)} calls in parallel" if len(pending) > 1 else "1 call"
         message["reasoning_content"] = f"{head}Making {plural}: {shown}. [{DISCLAIMER}]"
@@ -343,7 +378,8 @@ def demo_responder(request: dict[str, Any]) -> dict[str, Any]:
         finish = "tool_calls"
     else:
         answer = _answer(turn, tools, missing)
-        why = f"{len(turn.results)} tool result(s) in" if turn.results else "no tool call needed"
+        results = _plural(len(turn.results), "tool result")
+        why = f"{results} in" if turn.results else "no tool call needed"
         message["reasoning_content"] = (
             f"{why.capitalize()}; composing the final answer. [{DISCLAIMER}]"
         )
@@ -379,15 +415,3 @@ def _format(response_format: Any, turn: _Turn, answer: str) -> str:
         value = _instance(schema, schema, "", _Ctx(pool, turn.results, answer))
         return json.dumps(value, ensure_ascii=False)
     return json.dumps({"answer": answer}, ensure_ascii=False)
-
-
-def demo_server() -> FakeServer:
-    """A FakeServer that plays the demo model; it starts when entered as a context manager.
-
-    Example:
-        ```python
-        with demo_server() as server:
-            client = ChatClient(base_url=server.url, api_key="offline")
-        ```
-    """
-    return FakeServer(demo_responder, models=(DEMO_MODEL,))

@@ -13,9 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from agentkit._demo_text import (
+from agentkit._demo.text import (
     _FREE_TEXT,
     _mentioned,
+    _named_numbers,
     _num,
     _numbers,
     _Pool,
@@ -86,6 +87,9 @@ def _number_for(name: str, ctx: _Ctx) -> float:
             hit = re.search(rf"{word}\D{{0,4}}?(-?\d+(?:\.\d+)?)", result.content.lower())
             if hit and len(word) > 2:
                 return float(hit.group(1))
+    named = _named_numbers(name, ctx.pool.text)  # "for 2 adults, 5 nights": each its own
+    if named and ctx.focus is None:
+        return named[0]
     maths = [n for r in ctx.results if r.is_math for n in _numbers(r.content)]
     pools = [_numbers(r.content) for r in results][:1] + [maths, ctx.pool.numbers]
     if ctx.focus is None:
