@@ -44,7 +44,7 @@ from agentkit.errors import (
 if TYPE_CHECKING:
     from agentkit.agent import Agent
     from agentkit.checkpoint import CheckpointStore, FileCheckpointStore, RunState
-    from agentkit.client import ChatClient, ChatStream
+    from agentkit.client import ChatClient, ChatStream, on_retry
     from agentkit.context import RunContext
     from agentkit.events import (
         AgentEvent,
@@ -135,6 +135,7 @@ __all__ = [
     "gather",
     "load_messages",
     "map_concurrently",
+    "on_retry",
     "retry",
     "save_messages",
     "tool",
@@ -171,6 +172,7 @@ _LAZY: dict[str, str] = {
     "gather": "agentkit.workflow",
     "load_messages": "agentkit.workflow",
     "map_concurrently": "agentkit.workflow",
+    "on_retry": "agentkit.client",
     "retry": "agentkit.workflow",
     "save_messages": "agentkit.workflow",
     "tool": "agentkit.tools",
