@@ -70,7 +70,7 @@ class OTLPReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 encoding = self.headers.get("Content-Encoding", "")
@@ -144,6 +144,9 @@ class OTLPReceiver:
         for resource_metrics in request.resource_metrics:
             for scope_metrics in resource_metrics.scope_metrics:
                 for metric in scope_metrics.metrics:
-                    data = getattr(metric, metric.WhichOneof("data"))
+                    kind = metric.WhichOneof("data")
+                    if kind is None:
+                        continue
+                    data = getattr(metric, kind)
                     self.metrics.setdefault(metric.name, []).extend(data.data_points)
         return ExportMetricsServiceResponse().SerializeToString()

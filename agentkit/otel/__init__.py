@@ -27,7 +27,14 @@ from opentelemetry import metrics, trace
 from agentkit.agent import Agent
 from agentkit.otel._interceptor import CAPTURE_ENV, OTelInterceptor
 
-__all__ = ["CAPTURE_ENV", "OTelInterceptor", "instrument", "print_traces", "uninstrument"]
+__all__ = [
+    "CAPTURE_ENV",
+    "OTelInterceptor",
+    "instrument",
+    "instrument_from_env",
+    "print_traces",
+    "uninstrument",
+]
 
 
 def instrument(
@@ -87,3 +94,12 @@ def print_traces(file: TextIO | None = None) -> OTelInterceptor:
             "printing traces needs the OpenTelemetry SDK: pip install opentelemetry-sdk"
         ) from exc
     return TreePrinter(file or sys.stderr).interceptor()
+
+
+def instrument_from_env() -> None:
+    """`instrument` with the defaults, unless already done: what ``AGENTKIT_OTEL=1`` does.
+
+    Agents call it when they are made with ``AGENTKIT_OTEL`` set to ``1`` or ``true``.
+    """
+    if not any(isinstance(i, OTelInterceptor) for i in Agent.default_interceptors):
+        instrument()

@@ -127,7 +127,9 @@ def request_attributes(params: Mapping[str, Any]) -> dict[str, AttributeValue]:
     response_format = params.get("response_format")
     if isinstance(response_format, Mapping):
         kind = response_format.get("type")
-        attributes["gen_ai.output.type"] = "json" if kind in ("json_schema", "json_object") else "text"
+        attributes["gen_ai.output.type"] = (
+            "json" if kind in ("json_schema", "json_object") else "text"
+        )
     return attributes
 
 
@@ -327,4 +329,3 @@ def output_messages(completion: Mapping[str, Any], limit: int) -> str:
             }
         )
     return json.dumps(converted, ensure_ascii=False, default=str)
-
