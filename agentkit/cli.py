@@ -39,6 +39,7 @@ from agentkit.errors import (
     ToolDefinitionError,
 )
 from agentkit.events import RunFinished
+from agentkit.interceptors import Interceptor
 from agentkit.result import RunResult
 from agentkit.tools import Tool, check_unique
 from agentkit.types import MessageParam
@@ -203,6 +204,7 @@ def _agent(args: argparse.Namespace, endpoint: _Endpoint, client: ChatClient) ->
         tools=args.tools,
         client=client,
         max_steps=args.max_steps,
+        interceptors=args.interceptors,
     )
 
 
@@ -362,6 +364,16 @@ def _serve() -> int:
 # --- the command line ---------------------------------------------------------------------
 
 
+def _tracing() -> list[Interceptor]:
+    """``--trace``: an interceptor printing each run's span tree on stderr (agentkit.otel)."""
+    try:
+        from agentkit.otel import print_traces  # an optional extra: loaded only when asked for
+
+        return [print_traces(sys.stderr)]
+    except ImportError as exc:
+        raise _UsageError(f"--trace: {exc}") from None
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -402,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     agentic.add_argument("--instructions", help="system instructions")
     agentic.add_argument("--max-steps", type=_positive, default=10, help="model requests per run")
     agentic.add_argument("--show-reasoning", action="store_true", help="expand reasoning")
+    agentic.add_argument(
+        "--trace", action="store_true", help="print each run's span tree and timings on stderr"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser("demo", parents=[common], help="a multi-step tool-calling demo")
     demo.add_argument("prompt", nargs="?", help=f"what to ask (default: {_DEMO_PROMPT!r})")
@@ -440,6 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if endpoint.offline and not tools and args.command in ("chat", "run"):
             tools = _demo_tools()  # so the offline model has something to call
         args.tools = tools
+        args.interceptors = _tracing() if getattr(args, "trace", False) else []
         with _serving(endpoint) as live:
             return anyio.run(_main, args, live)
     except _UsageError as exc:
