@@ -282,3 +282,50 @@ def test_request_attributes_take_only_settings_never_headers():
     assert request_attributes({"stop": ["a", "b"], "n": 1}) == {
         "gen_ai.request.stop_sequences": ["a", "b"]
     }
+
+
+async def test_without_an_sdk_runs_pass_straight_through(server: FakeServer, client: ChatClient):
+    idle = OTelInterceptor(capture_content=True)  # this process never sets a global provider
+    assert not idle._listened_to()
+    server.enqueue(tool_calls(("add", {"a": 1, "b": 2})), "3")
+    agent = Agent(
+        "m", tools=[add, delete], client=client, interceptors=[idle], approve=lambda r: True
+    )
+    assert (await agent.run("go")).output == "3"
+    server.enqueue(tool_calls(("delete", {"path": "x"})), "gone")
+    assert (await agent.run("go")).output == "gone"
+
+
+SET_UP_LATER = """
+import os
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import agentkit.otel
+from agentkit import Agent
+from agentkit.testing import FakeServer
+
+agentkit.otel.instrument()  # before any SDK: the global proxy picks the provider up later
+with FakeServer() as server:
+    os.environ["AGENTKIT_BASE_URL"] = server.url
+    agent = Agent("m", name="early")
+    server.enqueue("first", "second")
+    agent.run_sync("not recorded: nothing configured yet")
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    agent.run_sync("recorded")
+    print([span.name for span in exporter.get_finished_spans()])
+"""
+
+
+def test_an_sdk_configured_after_instrument_is_used():
+    done = subprocess.run(
+        [sys.executable, "-c", SET_UP_LATER], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['chat m', 'invoke_agent early']"

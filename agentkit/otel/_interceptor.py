@@ -80,8 +80,15 @@ class _RunRecord:
     last: Mapping[str, Any] | None = None
 
 
-# The innermost run of the current task: a sub-agent run inside a tool sets its own.
+# The innermost run of the current task: a sub-agent run inside a tool sets its own. _IDLE
+# marks a run that nothing listens to (no SDK configured): its steps pass straight through.
 _current_run: ContextVar[_RunRecord | None] = ContextVar("agentkit_otel_run", default=None)
+_IDLE = _RunRecord(trace.INVALID_SPAN)
+
+
+def _stand_in(provider: object) -> bool:
+    """True for the API's own providers: the proxy before one is set, and the no-op ones."""
+    return type(provider).__module__.startswith(("opentelemetry.trace", "opentelemetry.metrics"))
 
 
 class OTelInterceptor(Interceptor):
@@ -123,6 +130,8 @@ class OTelInterceptor(Interceptor):
         """Most characters recorded of each text, argument and result."""
         self.propagate_context = propagate_context
         """Whether model requests carry the trace context as headers."""
+        self._tracer_provider = tracer_provider
+        self._meter_provider = meter_provider
         self._tracer = trace.get_tracer(
             "agentkit", __version__, tracer_provider, schema_url=SCHEMA_URL
         )
@@ -166,8 +175,26 @@ class OTelInterceptor(Interceptor):
         """The ``invoke_agent`` span around a whole run, current while the run lasts."""
         return self._run(agent, ctx)
 
+    def _listened_to(self) -> bool:
+        """Whether a real (SDK) tracer or meter provider would get what this records.
+
+        Looked up per run, so an SDK configured after `instrument` is picked up; without one,
+        a run costs a context variable instead of no-op spans and attribute building.
+        """
+        tracers = self._tracer_provider or trace.get_tracer_provider()
+        meters = self._meter_provider or metrics.get_meter_provider()
+        return not (_stand_in(tracers) and _stand_in(meters))
+
     @contextlib.asynccontextmanager
     async def _run(self, agent: Agent[Any], ctx: RunContext[Any]) -> AsyncIterator[None]:
+        if not self._listened_to():
+            idle = _current_run.set(_IDLE)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(ValueError):  # as below
+                    _current_run.reset(idle)
+            return
         attributes: dict[str, AttributeValue] = {
             "gen_ai.operation.name": "invoke_agent",
             "gen_ai.request.model": agent.model,
@@ -239,6 +266,9 @@ class OTelInterceptor(Interceptor):
         self, ctx: RunContext[Any], params: dict[str, Any], call_next: ModelCall
     ) -> dict[str, Any]:
         """A ``chat {model}`` span (kind CLIENT) around a model request, retries included."""
+        run = _current_run.get()
+        if run is _IDLE:
+            return await call_next(params)
         model = params.get("model")
         attributes: dict[str, AttributeValue] = {
             "gen_ai.operation.name": "chat",
@@ -246,7 +276,6 @@ class OTelInterceptor(Interceptor):
             **request_attributes(params),
         }
         attributes["gen_ai.system"] = attributes["gen_ai.provider.name"]  # older backends read it
-        run = _current_run.get()
         start = time.perf_counter()
         with self._tracer.start_as_current_span(
             f"chat {model}" if model else "chat",
@@ -329,6 +358,8 @@ class OTelInterceptor(Interceptor):
         self, ctx: RunContext[Any], call: dict[str, Any], call_next: ToolCall
     ) -> dict[str, Any]:
         """An ``execute_tool {tool}`` span around a tool call, in the call's own task."""
+        if _current_run.get() is _IDLE:
+            return await call_next(call)
         function = call.get("function") or {}
         name = function.get("name") or ""
         attributes: dict[str, AttributeValue] = {
@@ -371,6 +402,8 @@ class OTelInterceptor(Interceptor):
     ) -> bool:
         """An event on the current span (the run's) saying how a tool call's approval went."""
         approved = await call_next(request)
+        if _current_run.get() is _IDLE:
+            return approved
         trace.get_current_span().add_event(
             "approval",
             {
