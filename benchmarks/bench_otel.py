@@ -43,13 +43,19 @@ def _pin(cpu: int) -> None:
         os.sched_setaffinity(0, {cpu})
 
 
-async def _median_ms(agent: Any, runs: int) -> float:
+async def _block(agent: Any, runs: int) -> tuple[float, float]:
+    """Median wall time of a run, and this process's CPU time per run (ms).
+
+    CPU time counts only this process (the server is another one, and the SDK's export
+    thread is counted), so it moves far less than wall time when neighbours load the machine.
+    """
     times = []
+    cpu = time.process_time()
     for _ in range(runs):
         start = time.perf_counter()
         await agent.run("go")
         times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    return statistics.median(times) * 1000, (time.process_time() - cpu) / runs * 1000
 
 
 def _recording_providers() -> tuple[Any, Any]:
@@ -99,16 +105,21 @@ async def _compare(base_url: str, rounds: int, runs: int) -> None:
     }  # fmt: skip
     for agent in agents.values():
         assert "last=3|3" in (await agent.run("go")).output, "the loop skipped tool calls"
-        await _median_ms(agent, 20)  # warm-up
-    ratios: dict[str, list[float]] = {"api only": [], "recording": []}
+        await _block(agent, 20)  # warm-up
+    wall: dict[str, list[float]] = {"api only": [], "recording": []}
+    cpu: dict[str, list[float]] = {"api only": [], "recording": []}
     for i in range(rounds):
-        medians = {name: await _median_ms(agent, runs) for name, agent in agents.items()}
-        for name in ratios:
-            ratios[name].append(medians[name] / medians["off"])
-        shown = ", ".join(f"{name} {ms:.3f} ms" for name, ms in medians.items())
+        blocks = {name: await _block(agent, runs) for name, agent in agents.items()}
+        for name in wall:
+            wall[name].append(blocks[name][0] / blocks["off"][0])
+            cpu[name].append(blocks[name][1] / blocks["off"][1])
+        shown = ", ".join(f"{n} {w:.2f} ms ({c:.2f} cpu)" for n, (w, c) in blocks.items())
         print(f"round {i + 1:2d}: {shown}")
-    for name, values in ratios.items():
-        print(f"{name} / off, median of {rounds} rounds: {statistics.median(values):.3f}x")
+    for name in wall:
+        print(
+            f"{name} / off, median of {rounds} rounds: wall {statistics.median(wall[name]):.3f}x,"
+            f" CPU {statistics.median(cpu[name]):.3f}x"
+        )
     await client.aclose()
     tracer_provider.shutdown()
     meter_provider.shutdown()

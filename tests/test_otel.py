@@ -18,7 +18,7 @@ from opentelemetry.semconv.attributes import error_attributes, server_attributes
 from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import BaseModel
 
-from agentkit import Agent, ChatClient, OutputValidationError, RateLimitError, tool
+from agentkit import Agent, ChatClient, OutputValidationError, RateLimitError, RunContext, tool
 from agentkit.interceptors import Interceptor
 from agentkit.otel import OTelInterceptor
 from agentkit.testing import FakeServer, completion, rate_limit, text, tool_calls
@@ -513,3 +513,37 @@ async def test_metrics_token_usage_and_durations(
                      if p.attributes["gen_ai.operation.name"] == "execute_tool"]  # fmt: skip
     assert tool_point.attributes["gen_ai.tool.name"] == "add"
     assert tool_point.explicit_bounds[:3] == (0.01, 0.02, 0.04)  # the conventions' buckets
+
+
+class FailingToolStep(Interceptor):
+    """An interceptor inside the tracing one whose tool step raises (as a hook can)."""
+
+    async def tool_call(self, ctx: Any, call: dict[str, Any], call_next: Any) -> Any:
+        raise RuntimeError("audit log is down")
+
+
+async def test_an_exception_from_a_tool_step_fails_its_span_and_the_run(
+    server: FakeServer, client: ChatClient, telemetry: Telemetry
+):
+    server.enqueue(tool_calls(("add", {"a": 1, "b": 2})))
+    agent = Agent(
+        "m", tools=[add], client=client, interceptors=[telemetry.interceptor, FailingToolStep()]
+    )
+    with pytest.raises(RuntimeError, match="audit log is down"):
+        await agent.run("go")
+    (span,) = telemetry.named("execute_tool add")
+    assert span.status.status_code is StatusCode.ERROR
+    assert attrs(span)["error.type"] == "RuntimeError"
+    (root,) = telemetry.named("invoke_agent")
+    assert attrs(root)["error.type"] == "RuntimeError"
+
+
+async def test_a_context_without_an_agent_still_names_the_protocol(telemetry: Telemetry):
+    async def answer(params: dict[str, Any]) -> dict[str, Any]:
+        return {"id": "c", "model": "m", "choices": []}
+
+    ctx = RunContext(deps=None)  # e.g. a request made by an engine outside any agent
+    await telemetry.interceptor.model_request(ctx, {"model": "m", "messages": []}, answer)
+    (span,) = telemetry.spans
+    assert attrs(span)["gen_ai.provider.name"] == "openai"
+    assert "server.address" not in attrs(span)
