@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import agentkit.otel
 from agentkit import Agent, ChatClient, on_retry, tool
 from agentkit.cli import main
+from agentkit.errors import InvalidRequestError
 from agentkit.interceptors import Interceptor
 from agentkit.otel import OTelInterceptor
 from agentkit.testing import FakeServer, rate_limit, text, tool_calls
@@ -92,6 +93,11 @@ async def test_process_wide_interceptors_wrap_the_agents_own(
     (inner_run,) = [s for s in inner.get_finished_spans() if s.name == "invoke_agent"]
     assert inner_run.parent is not None and outer_run.context is not None
     assert inner_run.parent.span_id == outer_run.context.span_id
+
+
+def test_a_negative_content_cap_is_refused():
+    with pytest.raises(InvalidRequestError, match="max_content_length must be >= 0"):
+        OTelInterceptor(max_content_length=-1)
 
 
 def test_the_environment_switches_it_on(monkeypatch: pytest.MonkeyPatch):

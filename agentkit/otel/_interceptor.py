@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agentkit import __version__
 from agentkit.client import on_retry
-from agentkit.errors import APIStatusError
+from agentkit.errors import APIStatusError, InvalidRequestError
 from agentkit.interceptors import ApproveCall, Interceptor, ModelCall, ToolCall
 from agentkit.otel._attributes import (
     AttributeValue,
@@ -96,7 +96,8 @@ class OTelInterceptor(Interceptor):
 
     Give it to one agent (``Agent(..., interceptors=[OTelInterceptor()])``), one run
     (``agent.run(..., interceptors=[...])``), or every agent with `agentkit.otel.instrument`.
-    Without an OpenTelemetry SDK configured, the API's no-op tracer and meter make it cheap.
+    While no SDK tracer or meter provider is configured, a run passes straight through (it
+    costs a context variable), so instrumenting ahead of configuring is free.
 
     Args:
         tracer_provider: Where spans go; the global provider (``trace.set_tracer_provider``)
@@ -108,6 +109,9 @@ class OTelInterceptor(Interceptor):
             and header values are never recorded either way.
         max_content_length: With content on, each text, argument and result is cut to this
             many characters (a note says how many more there were).
+
+    Raises:
+        InvalidRequestError: ``max_content_length`` is negative.
         propagate_context: Send the current trace context (``traceparent``, and whatever
             else the global propagator writes) as headers of each model request, so a
             gateway's own spans join the run's trace.
@@ -122,6 +126,10 @@ class OTelInterceptor(Interceptor):
         max_content_length: int = 4096,
         propagate_context: bool = False,
     ) -> None:
+        if max_content_length < 0:
+            raise InvalidRequestError(
+                f"max_content_length must be >= 0 characters, got {max_content_length}"
+            )
         if capture_content is None:
             capture_content = os.environ.get(CAPTURE_ENV, "").strip().lower() == "true"
         self.capture_content = capture_content
