@@ -140,6 +140,7 @@ class OTelInterceptor(Interceptor):
         """Whether model requests carry the trace context as headers."""
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
+        self._listened = False
         self._tracer = trace.get_tracer(
             "agentkit", __version__, tracer_provider, schema_url=SCHEMA_URL
         )
@@ -189,9 +190,12 @@ class OTelInterceptor(Interceptor):
         Looked up per run, so an SDK configured after `instrument` is picked up; without one,
         a run costs a context variable instead of no-op spans and attribute building.
         """
+        if self._listened:  # a global provider, once set, is never unset
+            return True
         tracers = self._tracer_provider or trace.get_tracer_provider()
         meters = self._meter_provider or metrics.get_meter_provider()
-        return not (_stand_in(tracers) and _stand_in(meters))
+        self._listened = not (_stand_in(tracers) and _stand_in(meters))
+        return self._listened
 
     @contextlib.asynccontextmanager
     async def _run(self, agent: Agent[Any], ctx: RunContext[Any]) -> AsyncIterator[None]:
