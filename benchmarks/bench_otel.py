@@ -1,10 +1,11 @@
 """What agentkit.otel costs a run: off, instrumented without an SDK, and recording, interleaved.
 
-Three agents run the shared harness's task (3 model requests, 4 tool calls per run) against
+Four agents run the shared harness's task (3 model requests, 4 tool calls per run) against
 its fake server, in blocks that alternate (ABCABC...) so all see the same machine; the median
 of the per-round ratios to the plain agent is reported:
 
 - ``off``: no interceptor (what every agent runs when agentkit.otel is not used);
+- ``seam``: a bare `Interceptor` (the core's interceptor path alone, for comparison);
 - ``api only``: an `OTelInterceptor` with no SDK configured (the API's no-op tracer/meter);
 - ``recording``: an `OTelInterceptor` on an SDK tracer provider (batch processor, an exporter
   that drops what it gets) and an SDK meter provider (in-memory reader).
@@ -77,6 +78,7 @@ async def _compare(base_url: str, rounds: int, runs: int) -> None:
     from adapters._common import INSTRUCTIONS  # the harness's task, unchanged
 
     from agentkit import Agent, ChatClient, tool
+    from agentkit.interceptors import Interceptor
     from agentkit.otel import OTelInterceptor
 
     @tool
@@ -93,6 +95,7 @@ async def _compare(base_url: str, rounds: int, runs: int) -> None:
     client = ChatClient(base_url=base_url, api_key="sk-fake")
     variants = {
         "off": [],
+        "seam": [Interceptor()],
         "api only": [OTelInterceptor()],
         "recording": [
             OTelInterceptor(tracer_provider=tracer_provider, meter_provider=meter_provider)
@@ -106,8 +109,8 @@ async def _compare(base_url: str, rounds: int, runs: int) -> None:
     for agent in agents.values():
         assert "last=3|3" in (await agent.run("go")).output, "the loop skipped tool calls"
         await _block(agent, 20)  # warm-up
-    wall: dict[str, list[float]] = {"api only": [], "recording": []}
-    cpu: dict[str, list[float]] = {"api only": [], "recording": []}
+    wall: dict[str, list[float]] = {name: [] for name in variants if name != "off"}
+    cpu: dict[str, list[float]] = {name: [] for name in variants if name != "off"}
     for i in range(rounds):
         blocks = {name: await _block(agent, runs) for name, agent in agents.items()}
         for name in wall:
