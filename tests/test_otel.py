@@ -547,3 +547,75 @@ async def test_a_context_without_an_agent_still_names_the_protocol(telemetry: Te
     (span,) = telemetry.spans
     assert attrs(span)["gen_ai.provider.name"] == "openai"
     assert "server.address" not in attrs(span)
+
+
+# --- concurrency, threads, resumed runs ------------------------------------------------------
+
+
+async def test_concurrent_runs_of_one_agent_are_separate_traces(
+    server: FakeServer, client: ChatClient, telemetry: Telemetry
+):
+    server.responder = lambda body: (
+        "done" if body["messages"][-1]["role"] == "tool" else tool_calls(("add", {"a": 1, "b": 1}))
+    )
+    agent = Agent("m", tools=[add], client=client, interceptors=[telemetry.interceptor])
+    async with anyio.create_task_group() as group:
+        for _ in range(5):
+            group.start_soon(agent.run, "go")
+    roots = telemetry.named("invoke_agent")
+    assert len(roots) == 5
+    assert len({r.context.trace_id for r in roots if r.context}) == 5
+    for root in roots:
+        assert root.context is not None
+        family = [
+            s for s in telemetry.spans if s.context and s.context.trace_id == root.context.trace_id
+        ]
+        assert sorted(s.name for s in family) == [
+            "chat m",
+            "chat m",
+            "execute_tool add",
+            "invoke_agent",
+        ]
+        assert all(
+            s.parent.span_id == root.context.span_id for s in family if s is not root and s.parent
+        )
+
+
+async def test_a_sync_tool_in_its_worker_thread_sees_its_span(
+    server: FakeServer, client: ChatClient, telemetry: Telemetry
+):
+    from opentelemetry import trace
+
+    seen: list[int] = []
+
+    @tool
+    def where() -> str:
+        """Reports the span it runs in (sync: it runs in a worker thread)."""
+        seen.append(trace.get_current_span().get_span_context().span_id)
+        return "here"
+
+    server.enqueue(tool_calls(("where", {})), "ok")
+    agent = Agent("m", tools=[where], client=client, interceptors=[telemetry.interceptor])
+    await agent.run("go")
+    (span,) = telemetry.named("execute_tool where")
+    assert span.context is not None and seen == [span.context.span_id]
+
+
+async def test_a_resumed_run_carries_its_run_id(
+    server: FakeServer, client: ChatClient, telemetry: Telemetry, tmp_path: Any
+):
+    from agentkit import FileCheckpointStore
+    from agentkit.testing import http_error
+
+    store = FileCheckpointStore(tmp_path)
+    agent = Agent("m", tools=[add], client=client, interceptors=[telemetry.interceptor])
+    server.enqueue(tool_calls(("add", {"a": 1, "b": 2})), http_error(500))
+    with pytest.raises(Exception, match="500|server"):
+        await agent.run("go", checkpoint=store, run_id="job-7")
+    server.enqueue("3")
+    assert (await agent.run(checkpoint=store, run_id="job-7")).output == "3"
+    first, second = sorted(telemetry.named("invoke_agent"), key=_start_and_name)
+    assert attrs(first)["agentkit.run.id"] == attrs(second)["agentkit.run.id"] == "job-7"
+    assert first.status.status_code is StatusCode.ERROR
+    assert second.status.status_code is StatusCode.UNSET
+    assert len(telemetry.named("execute_tool add")) == 1  # the resumed run did not call it again
