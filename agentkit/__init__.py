@@ -172,7 +172,7 @@ _LAZY: dict[str, str] = {
     "gather": "agentkit.workflow",
     "load_messages": "agentkit.workflow",
     "map_concurrently": "agentkit.workflow",
-    "on_retry": "agentkit.client",
+    "on_retry": "agentkit._retry_listeners",
     "retry": "agentkit.workflow",
     "save_messages": "agentkit.workflow",
     "tool": "agentkit.tools",

@@ -7,12 +7,10 @@ parameters a gateway rejects dropped and remembered, and streams assembled into 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Unpack
@@ -28,6 +26,7 @@ from agentkit._http_errors import loads, retry_after, status_error, transport_er
 from agentkit._params import build_body, serialise
 from agentkit._pool import LoopPools, UserPool
 from agentkit._redact import Secrets, redact
+from agentkit._retry_listeners import notify_retry, on_retry
 from agentkit._stream import ChatStream, parse_completion, undecodable
 from agentkit.errors import (
     APIError,
@@ -56,44 +55,6 @@ _log = logging.getLogger("agentkit")
 
 _MAX_BACKOFF = 8.0  # seconds; exponential backoff stops growing here
 _RETRY_STATUSES = frozenset({408, 409, 429})
-
-
-RetryListener = Callable[[int, float, Exception], None]
-"""Called before a retry with its number (1 for the first), the delay in seconds and the error."""
-
-# A context variable, not client state: one client serves many runs, and a listener belongs
-# to the code (a run, a span) that makes the request, including requests of nested runs.
-_retry_listeners: ContextVar[tuple[RetryListener, ...]] = ContextVar(
-    "agentkit_retry_listeners", default=()
-)
-
-
-@contextlib.contextmanager
-def on_retry(listener: RetryListener) -> Iterator[None]:
-    """Call ``listener(retry, delay, error)`` before each retry of requests made in this block.
-
-    Any `ChatClient` request (``complete``, ``stream``, ``list_models``) made inside the
-    block, in this task or tasks it starts, reports each retry before its backoff sleep.
-    Blocks nest: every enclosing listener is called, innermost first.
-
-    Example:
-        ```python
-        with on_retry(lambda n, delay, error: print(f"retry {n} in {delay:.1f}s: {error}")):
-            await client.complete(model="m", messages=messages)
-        ```
-
-    Args:
-        listener: Gets the retry's number (1 for the first), its delay in seconds and the
-            error that caused it (an `APIStatusError` carries ``status_code``).
-
-    Yields:
-        Nothing; the listener is active until the block ends.
-    """
-    token = _retry_listeners.set((listener, *_retry_listeners.get()))
-    try:
-        yield
-    finally:
-        _retry_listeners.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,8 +447,7 @@ class ChatClient:
         delay = max(delay, 0.0)
         if call.deadline is not None and anyio.current_time() + delay > call.deadline:
             raise error  # the retry could not finish in time: the failure is the answer
-        for listener in _retry_listeners.get():
-            listener(attempt + 1, delay, error)
+        notify_retry(attempt + 1, delay, error)
         _log.info(
             "retrying in %.3f s (retry %d of %d) after: %s",
             delay,
