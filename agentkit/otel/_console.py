@@ -35,7 +35,7 @@ class TreePrinter(SpanProcessor):
         Returns:
             The interceptor.
         """
-        provider = TracerProvider()
+        provider = TracerProvider(shutdown_on_exit=False)  # nothing buffered: no exit hook
         provider.add_span_processor(self)
         return OTelInterceptor(tracer_provider=provider, meter_provider=NoOpMeterProvider())
 
