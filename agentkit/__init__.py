@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from agentkit._demo import demo_client
     from agentkit.agent import Agent
     from agentkit.checkpoint import CheckpointStore, FileCheckpointStore, RunState
-    from agentkit.client import ChatClient, ChatStream
+    from agentkit.client import ChatClient, ChatStream, on_retry
     from agentkit.context import RunContext
     from agentkit.events import (
         AgentEvent,
@@ -137,6 +137,7 @@ __all__ = [
     "gather",
     "load_messages",
     "map_concurrently",
+    "on_retry",
     "retry",
     "save_messages",
     "tool",
@@ -174,6 +175,7 @@ _LAZY: dict[str, str] = {
     "gather": "agentkit.workflow",
     "load_messages": "agentkit.workflow",
     "map_concurrently": "agentkit.workflow",
+    "on_retry": "agentkit._retry_listeners",
     "retry": "agentkit.workflow",
     "save_messages": "agentkit.workflow",
     "tool": "agentkit.tools",

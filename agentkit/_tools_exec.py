@@ -308,7 +308,7 @@ class ToolExecutor:
         result = ToolResult(
             content=outcome["content"],
             is_error=outcome["is_error"],
-            error_type="ToolError" if outcome["is_error"] else None,
+            error_type=(outcome.get("error_type") or "ToolError") if outcome["is_error"] else None,
         )
         usage = outcome.get("usage")
         if usage is not None:
@@ -370,6 +370,8 @@ def _outcome(result: ToolResult, added: list[RunUsage], duration: float) -> dict
         "is_error": result.is_error,
         "duration": duration,
     }
+    if result.is_error and result.error_type:  # what failed, for tracing: "ValueError"...
+        outcome["error_type"] = result.error_type
     if added:
         outcome["usage"] = sum(added, RunUsage()).to_dict()
     return outcome

@@ -14,10 +14,11 @@ import copy
 import functools
 import inspect
 import logging
+import os
 import types
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, Generic, Literal, cast
+from typing import Any, ClassVar, Generic, Literal, cast
 
 import anyio
 import anyio.lowlevel
@@ -116,6 +117,11 @@ class Agent(Generic[OutputT]):
         InvalidRequestError: ``model`` is not a model id, or an option is out of range.
     """
 
+    default_interceptors: ClassVar[tuple[Interceptor, ...]] = ()
+    """Interceptors around every run of every agent, outside each agent's own. Set by
+    integrations that apply process-wide, e.g. ``agentkit.otel.instrument()``; with
+    ``AGENTKIT_OTEL=1`` in the environment, making an agent turns that on (once)."""
+
     def __init__(
         self,
         model: str,
@@ -200,6 +206,11 @@ class Agent(Generic[OutputT]):
         )
         self._output_retries = output_retries
         self._interceptors = tuple(interceptors)
+        if os.environ.get("AGENTKIT_OTEL", "").strip().lower() in ("1", "true"):
+            # Tracing asked for by the environment: the only way the core loads an integration.
+            from agentkit.otel import instrument_from_env
+
+            instrument_from_env()
 
     def __repr__(self) -> str:
         return f"Agent(model={self.model!r}, tools={list(self._tools)!r})"
@@ -411,9 +422,8 @@ class Agent(Generic[OutputT]):
             store,
             run_id,
             agent=self,
-            interceptors=self._interceptors + tuple(interceptors)
-            if interceptors
-            else self._interceptors,
+            # process-wide ones (agentkit.otel.instrument) outermost, then the agent's, the run's
+            interceptors=type(self).default_interceptors + self._interceptors + tuple(interceptors),
             timeout=timeout,
             deadline=None if timeout is None else anyio.current_time() + timeout,
         )

@@ -47,6 +47,7 @@ from agentkit.errors import (
     ToolDefinitionError,
 )
 from agentkit.events import RunFinished
+from agentkit.interceptors import Interceptor
 from agentkit.result import RunResult
 from agentkit.tools import check_unique
 from agentkit.types import MessageParam
@@ -127,6 +128,7 @@ def _agent(args: argparse.Namespace, endpoint: _Endpoint, client: ChatClient) ->
         client=client,
         max_steps=args.max_steps,
         on_max_steps=args.on_max_steps,
+        interceptors=args.interceptors,
     )
 
 
@@ -305,6 +307,16 @@ def _serve() -> int:
 # --- the command line ---------------------------------------------------------------------
 
 
+def _tracing() -> list[Interceptor]:
+    """``--trace``: an interceptor printing each run's span tree on stderr (agentkit.otel)."""
+    try:
+        from agentkit.otel import print_traces  # an optional extra: loaded only when asked for
+
+        return [print_traces(sys.stderr)]
+    except ImportError as exc:
+        raise _UsageError(f"--trace: {exc}") from None
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -355,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a function to offer as a tool (repeatable)",
     )
     agentic.add_argument("--instructions", help="system instructions")
+    agentic.add_argument(
+        "--trace", action="store_true", help="print each run's span tree and timings on stderr"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
         "demo", parents=[common, limits], help="a multi-step tool-calling demo"
@@ -409,6 +424,7 @@ def _start(args: argparse.Namespace) -> int:
         if endpoint.offline and not tools and args.command in ("chat", "run"):
             tools = demo_tools()  # so the offline model has something to call
         args.tools = tools
+        args.interceptors = _tracing() if getattr(args, "trace", False) else []
         with serving(endpoint) as live:
             return anyio.run(_main, args, live)
     except _UsageError as exc:

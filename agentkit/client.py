@@ -27,6 +27,7 @@ from agentkit._params import build_body, serialise
 from agentkit._pool import LoopPools, UserPool
 from agentkit._redact import Secrets, redact
 from agentkit._sse import DEFAULT_MAX_EVENT_BYTES
+from agentkit._retry_listeners import notify_retry, on_retry
 from agentkit._stream import ChatStream, parse_completion, undecodable
 from agentkit.errors import (
     APIError,
@@ -44,7 +45,7 @@ from agentkit.types import (
     ToolDefinition,
 )
 
-__all__ = ["DEFAULT_BASE_URL", "OPENAI_BASE_URL", "ChatClient", "ChatStream"]
+__all__ = ["DEFAULT_BASE_URL", "OPENAI_BASE_URL", "ChatClient", "ChatStream", "on_retry"]
 
 DEFAULT_BASE_URL = "https://api.getinfinityblue.com/v1"
 """The gateway used when no base URL is configured, unless the key is ``OPENAI_API_KEY``."""
@@ -463,6 +464,7 @@ class ChatClient:
         delay = max(delay, 0.0)
         if call.deadline is not None and anyio.current_time() + delay > call.deadline:
             raise error  # the retry could not finish in time: the failure is the answer
+        notify_retry(attempt + 1, delay, error)
         _log.info(
             "retrying in %.3f s (retry %d of %d) after: %s",
             delay,

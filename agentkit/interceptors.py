@@ -106,7 +106,8 @@ class Interceptor:
 
         Returns:
             ``{"content": str, "is_error": bool, "duration": float}``, plus ``"usage"`` (a
-            `RunUsage` dict) when the tool added usage with ``ctx.add_usage``.
+            `RunUsage` dict) when the tool added usage with ``ctx.add_usage``, and
+            ``"error_type"`` (e.g. ``"ValueError"``, ``"ArgumentsError"``) when it failed.
         """
         return await call_next(call)
 

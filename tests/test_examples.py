@@ -41,6 +41,9 @@ EXPECTED: dict[str, list[list[str]]] = {
         ["Paris: 18.0 °C, humidity 40%, sunny", "Oslo: 9.0 °C, humidity 80%, rainy",
          "warmest: Paris (float 18.0)"],
     ],
+    "tracing": [
+        ["invoke_agent forecaster  (", "  chat agentkit-demo  (", "  execute_tool get_weather"],
+    ],
     "wrap_existing_functions": [
         ["get_reason_phrase({'value': 404}) -> Not Found",
          "month_range({'year': 2024, 'month': 2}) -> [3,29]",
