@@ -21,7 +21,7 @@ from typing import IO
 import anyio
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from agentkit.durable.temporal import (
     AgentRunHandle,
@@ -240,11 +240,48 @@ async def test_start_dev_server_runs_the_bundled_cli(model, tmp_path):
     assert result.output == "first(4)=5"
 
 
-def test_constructor_checks():
+async def test_a_run_of_an_agent_the_worker_lacks_fails_saying_so(temporal, model):
+    ghost = TemporalAgent(type(agent)("fake-model", name="ghost"))
+    queue = uuid.uuid4().hex
+    async with worker(temporal, [durable], task_queue=queue):
+        with pytest.raises(WorkflowFailureError) as caught:
+            await ghost.run(temporal, "hello", task_queue=queue)
+    assert "no durable agent named 'ghost'" in str(caught.value.cause)
+
+
+async def test_cancel_stops_a_waiting_run(temporal, model, tmp_path):
+    queue = uuid.uuid4().hex
+    async with worker(temporal, [durable], task_queue=queue):
+        handle = await durable.start(
+            temporal, "refund 9", task_queue=queue, deps=Deps(dir=str(tmp_path))
+        )
+
+        async def waiting() -> bool:
+            return bool((await handle.status()).waiting)
+
+        await _until(waiting, "the run to wait for approval")
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    assert _counts(tmp_path, "refund") == []
+
+
+async def test_deps_must_be_json_data(temporal):
+    with pytest.raises(TypeError, match="deps of a durable run travel as JSON data, and object"):
+        await durable.start(temporal, "go 1", task_queue="never-polled", deps=object())
+
+
+async def test_constructor_checks(temporal):
     with pytest.raises(ValueError, match="needs a name"):
         TemporalAgent(type(agent)("m"))
     with pytest.raises(ValueError, match="unknown tools: \\['nope'\\]"):
         TemporalAgent(agent, tool_activities={"nope": {}})
+    with pytest.raises(ValueError, match="two durable agents are named 'steps'"):
+        worker(temporal, [TemporalAgent(agent)], task_queue="q")
+    assert repr(durable) == "TemporalAgent(name='steps', agent=Agent(model='fake-model', " + (
+        "tools=['first', 'second', 'flaky', 'refund']))"
+    )
+    assert durable.load_deps(None) is None
     assert [a.__temporal_activity_definition.name for a in durable.activities] == [  # type: ignore[attr-defined]
         "steps.model_request",
         "steps.tool.first",

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Generic
 
 from pydantic import TypeAdapter
-from pydantic_core import to_jsonable_python
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import RetryPolicy
@@ -207,17 +207,28 @@ class TemporalAgent(Generic[OutputT]):
             id: The run's id (the workflow id, and ``RunContext.run_id``); a fresh one by
                 default. Temporal refuses a second running workflow with the same id.
             history: Earlier messages (as for `Agent.run`).
-            deps: The run's deps; they travel as JSON data (``deps_type`` reads them back).
+            deps: The run's deps; they travel as JSON data (``deps_type`` reads them back) and
+                are kept in the run's history, so never put secrets in them.
             **options: More `Client.start_workflow` options (timeouts, search attributes...).
 
         Returns:
             A handle to follow, approve and await the run.
+
+        Raises:
+            TypeError: ``deps`` can't be turned into JSON data.
         """
+        try:
+            data = to_jsonable_python(deps)
+        except PydanticSerializationError as exc:
+            raise TypeError(
+                f"deps of a durable run travel as JSON data, and {type(deps).__name__} is not: "
+                "pass settings (ids, URLs, names) and build clients and connections in the worker"
+            ) from exc
         request = {
             "agent": self.name,
             "input": input if input is None or isinstance(input, str) else list(input),
             "history": None if history is None else list(history),
-            "deps": to_jsonable_python(deps),
+            "deps": data,
         }
         handle: WorkflowHandle[Any, dict[str, Any]] = await client.start_workflow(
             WORKFLOW_NAME,
