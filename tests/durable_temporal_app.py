@@ -117,6 +117,10 @@ def respond(body: dict[str, Any]) -> Any:
         n = int(number)
         if verb == "refund":
             return tool_calls(("refund", {"amount": n}))
+        if verb == "twice":  # two calls sharing one id, as some servers send
+            return tool_calls(
+                ("refund", {"amount": n}, "dup"), ("refund", {"amount": n + 1}, "dup")
+            )
         if verb == "one":
             return tool_calls(("first", {"x": n}))
         if verb == "flaky":

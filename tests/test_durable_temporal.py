@@ -194,6 +194,23 @@ async def test_approval_is_a_signal_and_status_a_query(temporal, model, tmp_path
         assert _counts(tmp_path, "refund") == []
 
 
+async def test_one_decision_serves_calls_that_share_an_id(temporal, model, tmp_path):
+    queue = uuid.uuid4().hex
+    async with worker(temporal, [durable], task_queue=queue):
+        handle = await durable.start(
+            temporal, "twice 1", task_queue=queue, deps=Deps(dir=str(tmp_path))
+        )
+
+        async def waiting() -> bool:
+            return bool((await handle.status()).waiting)
+
+        await _until(waiting, "the run to wait for approval")
+        await handle.approve("dup")
+        result = await handle.result()
+    assert result.output == "refunded 1; refunded 2"
+    assert sorted(_values(tmp_path, "refund")) == ["1", "2"]
+
+
 async def test_a_tools_retry_policy_retries_its_failures(temporal, model, tmp_path):
     queue = uuid.uuid4().hex
     deps = Deps(dir=str(tmp_path))

@@ -54,6 +54,7 @@ class WorkflowRun(Interceptor):
         self.steps = 0
         self.usage = RunUsage()
         self.waiting: dict[str, ToolCallRequest] = {}
+        self._waiters: dict[str, int] = {}  # calls of one turn may share an id (some servers)
         self._decisions: dict[str, bool] = {}
         self._durable: TemporalAgent[Any] | None = None
         self._deps: Any = None
@@ -167,8 +168,14 @@ class WorkflowRun(Interceptor):
         self._seen(ctx)
         call_id = request.call_id
         self.waiting[call_id] = request
+        self._waiters[call_id] = self._waiters.get(call_id, 0) + 1
         try:
             await workflow.wait_condition(lambda: call_id in self._decisions)
+            return self._decisions[call_id]
         finally:
-            del self.waiting[call_id]
-        return self._decisions.pop(call_id)
+            # The last waiter of an id takes the decision away: a later turn reusing the id
+            # waits for a decision of its own.
+            self._waiters[call_id] -= 1
+            if not self._waiters[call_id]:
+                del self._waiters[call_id], self.waiting[call_id]
+                self._decisions.pop(call_id, None)
