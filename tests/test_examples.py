@@ -23,6 +23,10 @@ EXPECTED: dict[str, list[list[str]]] = {
         [": order 42 left the warehouse today", 'approving refund({"order": 42})',
          "- order 42 refunded"],
     ],
+    "durable_temporal": [
+        ["is awaiting_approval: refund_order({\"order_id\": \"A-1042\"})",
+         "- refunded order A-1042: 24.00 EUR", "[2 steps]"],
+    ],
     "human_approval": [["tool: error: the user denied this call to 'delete_files'"]],
     "multi_agent": [["84", "requests, sub-agent included: 4"]],
     "research_workflow": [
