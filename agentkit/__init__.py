@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from agentkit.interceptors import Interceptor
     from agentkit.result import RunResult, RunUsage, UsageLimits
     from agentkit.tools import Tool, ToolResult, tool
+    from agentkit.toolsets import Toolset
     from agentkit.types import (
         ChatCompletion,
         ChatCompletionChunk,
@@ -128,6 +129,7 @@ __all__ = [
     "ToolCallStarted",
     "ToolDefinitionError",
     "ToolResult",
+    "Toolset",
     "UnprocessableEntityError",
     "UnsupportedParameterError",
     "UsageLimitExceeded",
@@ -167,6 +169,7 @@ _LAZY: dict[str, str] = {
     "ToolCallRequest": "agentkit.events",
     "ToolCallStarted": "agentkit.events",
     "ToolResult": "agentkit.tools",
+    "Toolset": "agentkit.toolsets",
     "UsageLimits": "agentkit.result",
     "gather": "agentkit.workflow",
     "load_messages": "agentkit.workflow",
