@@ -29,6 +29,7 @@ import anyio.lowlevel
 from agentkit import __version__
 from agentkit._demo import DEMO_MODEL, DISCLAIMER, demo_server
 from agentkit._demo_tools import calculate, get_time, get_weather
+from agentkit._mcp_cli import add_mcp_command, run_mcp_command
 from agentkit._render import _Printer
 from agentkit.agent import Agent
 from agentkit.client import ChatClient
@@ -412,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print output, messages, usage, steps")
     commands.add_parser("models", parents=[common], help="list the endpoint's models")
     commands.add_parser("serve", help="serve the demo model until Ctrl-C (for the examples)")
+    add_mcp_command(commands)
     return parser
 
 
@@ -440,6 +442,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if endpoint.offline and not tools and args.command in ("chat", "run"):
             tools = _demo_tools()  # so the offline model has something to call
         args.tools = tools
+        if args.command == "mcp":
+            return run_mcp_command(args, tools)
         with _serving(endpoint) as live:
             return anyio.run(_main, args, live)
     except _UsageError as exc:

@@ -1,0 +1,494 @@
+"""MCPServer: an MCP server (stdio or streamable HTTP) whose tools an agent can call.
+
+An `MCPServer` is a `Toolset`: put it in ``Agent(tools=[...])``. Its connection lives in
+``async with server:`` (shared by every run inside, concurrent ones too), or, outside one, is
+opened by each run and closed after it. The tool list is fetched when a run starts and
+cached until the server says it changed (``notifications/tools/list_changed``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import anyio
+import anyio.abc
+import mcp_types as types
+import pydantic
+from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPError
+
+from agentkit.errors import AgentKitError, ToolDefinitionError
+from agentkit.mcp._results import result_text
+from agentkit.tools import Tool
+
+__all__ = ["MCPServer", "MCPServerError"]
+
+logger = logging.getLogger("agentkit")
+
+_INVALID = re.compile(r"[^A-Za-z0-9_-]")  # MCP allows '.' and '/' in names; the chat API doesn't
+
+
+class MCPServerError(AgentKitError):
+    """An MCP server could not be reached, failed mid-call, or sent a malformed result.
+
+    In a run it becomes the error result the model reads; raised as such by the methods
+    you call from code (`MCPServer.read_resource`...).
+    """
+
+
+class MCPServer:
+    """An MCP server's tools, for ``Agent(tools=[...])``; build with `stdio` or `http`.
+
+    Args:
+        target: The SDK's `StdioServerParameters`, or the URL of a streamable HTTP endpoint.
+        name: Names the server in errors and logs.
+        prefix: Put before every tool name (``"git_"``), to keep servers' names apart.
+        allow: Offer only these tools (the server's names, before the prefix).
+        deny: Never offer these tools (the server's names).
+        requires_approval: True for every tool, or the server's names of those that need
+            the agent's ``approve`` callback before each call.
+        timeout: Seconds a call may wait for its result; then the model reads a
+            ``TimeoutError`` and the connection is dropped (a server that stops answering
+            can't be told from a slow one), so the next call reconnects.
+        connect_timeout: Seconds to start (or reach) the server, and to list its tools; a
+            call that must reconnect first waits at most this more.
+        max_result_chars: Truncate longer results, as for local tools.
+        headers: HTTP headers sent with every request (HTTP servers).
+        auth: An ``httpx2.Auth`` (for instance the SDK's OAuth provider; HTTP servers).
+    """
+
+    def __init__(
+        self,
+        target: StdioServerParameters | str,
+        *,
+        name: str | None = None,
+        prefix: str = "",
+        allow: Collection[str] | None = None,
+        deny: Collection[str] = (),
+        requires_approval: bool | Collection[str] = False,
+        timeout: float = 60.0,
+        connect_timeout: float = 30.0,
+        max_result_chars: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = None,
+    ) -> None:
+        if timeout <= 0 or connect_timeout <= 0:
+            raise ValueError("timeout and connect_timeout must be > 0")
+        self._target = target
+        if isinstance(target, str) and (headers or auth is not None):
+            from mcp.client.streamable_http import streamable_http_client
+            from mcp.shared._httpx_utils import create_mcp_http_client
+
+            http = create_mcp_http_client(headers=dict(headers or {}), auth=auth)
+            self._target_transport: Any = streamable_http_client(target, http_client=http)
+        else:
+            self._target_transport = None
+        self.name = name or _default_name(target)
+        """The server's name in errors and logs."""
+        self.prefix = prefix
+        self.allow = None if allow is None else frozenset(allow)
+        self.deny = frozenset(deny)
+        self.requires_approval = requires_approval
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_result_chars = max_result_chars
+        self._shared: _Link | None = None
+        self._depth = 0
+
+    @classmethod
+    def stdio(
+        cls,
+        command: str,
+        args: Sequence[str] = (),
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> MCPServer:
+        """A server started as a subprocess, spoken to over its stdin and stdout.
+
+        Args:
+            command: The executable (``"uvx"``, ``"npx"``, ``sys.executable``...).
+            args: Its arguments.
+            env: Extra environment variables (over a minimal safe environment).
+            cwd: Its working directory.
+            **options: As for `MCPServer` (``prefix``, ``allow``, ``timeout``...).
+
+        Returns:
+            The server (not started: entering it, or a run, starts it).
+        """
+        params = StdioServerParameters(
+            command=command,
+            args=list(args),
+            env=dict(env) if env is not None else None,
+            cwd=os.fspath(cwd) if cwd is not None else None,
+        )
+        return cls(params, **options)
+
+    @classmethod
+    def http(
+        cls,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = None,
+        **options: Any,
+    ) -> MCPServer:
+        """A server reached over streamable HTTP.
+
+        Args:
+            url: The endpoint (``http://127.0.0.1:8000/mcp``).
+            headers: Sent with every request (an API key...); never logged.
+            auth: An ``httpx2.Auth``, e.g. the SDK's ``OAuthClientProvider``.
+            **options: As for `MCPServer`.
+
+        Returns:
+            The server (not connected: entering it, or a run, connects).
+        """
+        return cls(url, headers=headers, auth=auth, **options)
+
+    def __repr__(self) -> str:
+        return f"MCPServer({self.name!r})"
+
+    async def __aenter__(self) -> MCPServer:
+        """Connect (on first use) and keep the connection for every run inside the block."""
+        if self._depth == 0:
+            link = _Link(self)
+            await link.__aenter__()
+            self._shared = link
+        self._depth += 1
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._shared is not None:
+            link, self._shared = self._shared, None
+            await link.__aexit__(exc_type, exc, traceback)
+
+    @contextlib.asynccontextmanager
+    async def tools_for_run(self) -> AsyncIterator[Sequence[Tool[..., Any]]]:
+        """The server's tools for one run (the `Toolset` seam the agent uses).
+
+        Inside ``async with server:`` the shared connection and its cached tool list serve
+        the run; otherwise the run opens a connection of its own and closes it at its end.
+
+        Yields:
+            The tools, filtered and prefixed as configured.
+
+        Raises:
+            MCPServerError: The server can't be started or reached, or can't list its tools.
+        """
+        if self._shared is not None:
+            yield await self._shared.tools()
+            return
+        async with _Link(self) as link:
+            yield await link.tools()
+
+    @property
+    def client(self) -> Client:
+        """The SDK's `mcp.Client` of the shared connection, for anything else MCP offers.
+
+        Raises:
+            RuntimeError: Outside ``async with server:`` (or before the first call in it).
+        """
+        if self._shared is None or self._shared.conn is None:
+            raise RuntimeError(f"{self!r} is not connected: use `async with server:` first")
+        return self._shared.conn.client
+
+    async def list_resources(self) -> list[types.Resource]:
+        """The resources the server offers (every page).
+
+        Returns:
+            The SDK's `Resource` descriptions (``uri``, ``name``, ``mime_type``...).
+        """
+        client = await self._code_client()
+        found: list[types.Resource] = []
+        cursor: str | None = None
+        for _ in range(1000):  # a bound: a server that pages forever must not hang us
+            page = await client.list_resources(cursor=cursor)
+            found.extend(page.resources)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return found
+
+    async def read_resource(self, uri: str) -> list[types.TextResourceContents | types.BlobResourceContents]:
+        """Read one resource.
+
+        Args:
+            uri: Its URI, as `list_resources` gives it.
+
+        Returns:
+            Its contents: text ones carry ``.text``, binary ones base64 ``.blob``.
+        """
+        client = await self._code_client()
+        return list((await client.read_resource(uri)).contents)
+
+    async def list_prompts(self) -> list[types.Prompt]:
+        """The prompt templates the server offers (first page; most servers have one)."""
+        client = await self._code_client()
+        return list((await client.list_prompts()).prompts)
+
+    async def get_prompt(
+        self, name: str, arguments: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """A prompt filled in, as chat messages an agent can take as ``history`` or input.
+
+        Args:
+            name: The prompt's name.
+            arguments: Its arguments.
+
+        Returns:
+            ``{"role": ..., "content": ...}`` messages; non-text content is described.
+        """
+        client = await self._code_client()
+        result = await client.get_prompt(name, dict(arguments or {}))
+        messages: list[dict[str, Any]] = []
+        for message in result.messages:
+            block = message.content
+            text = block.text if isinstance(block, types.TextContent) else _describe_one(block)
+            messages.append({"role": message.role, "content": text})
+        return messages
+
+    async def _code_client(self) -> Client:
+        if self._shared is None:
+            raise RuntimeError(f"use `async with {self!r}:` to read resources and prompts")
+        return await self._shared.client()
+
+
+def _default_name(target: StdioServerParameters | str) -> str:
+    if isinstance(target, str):
+        return target
+    # `uvx mcp-server-git ...`, `python server.py`: the first argument names it best
+    words = [w for w in target.args if not w.startswith("-")][:1] or [target.command]
+    return os.path.basename(words[0])
+
+
+def _summary(exc: Exception) -> str:
+    if isinstance(exc, pydantic.ValidationError):
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'result'}: {e['msg']}" for e in exc.errors()
+        )
+    return str(exc)
+
+
+def _describe_one(block: Any) -> str:
+    from agentkit.mcp._results import _describe
+
+    return _describe(block)
+
+
+class _Connection:
+    """One live connection: the SDK client, hosted by a task that waits for ``stop``."""
+
+    def __init__(self) -> None:
+        self.client: Client
+        self.stop = anyio.Event()
+        self.closed = False
+
+
+class _Link:
+    """A connection holder with its own task group: the server's shared one, or a run's."""
+
+    def __init__(self, server: MCPServer) -> None:
+        self.server = server
+        self.conn: _Connection | None = None
+        self._group: anyio.abc.TaskGroup | None = None
+        self._lock = anyio.Lock()
+        self._tools: list[Tool[..., Any]] | None = None
+
+    async def __aenter__(self) -> _Link:
+        self._group = anyio.create_task_group()
+        await self._group.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        assert self._group is not None
+        if self.conn is not None:
+            self.conn.stop.set()
+        with anyio.move_on_after(5, shield=True):  # a clean close; a stuck one is cancelled
+            await anyio.sleep(0)
+            if self.conn is not None and not self.conn.closed:
+                while not self.conn.closed:
+                    await anyio.sleep(0.01)
+        self._group.cancel_scope.cancel()
+        await self._group.__aexit__(None, None, None)
+
+    async def client(self) -> Client:
+        """The live client, connecting (again) if there is none."""
+        async with self._lock:
+            conn = self.conn
+            if conn is None or conn.closed:
+                assert self._group is not None
+                try:
+                    with anyio.fail_after(self.server.connect_timeout):
+                        conn = await self._group.start(self._host)
+                except TimeoutError:
+                    raise MCPServerError(
+                        f"{self.server!r} did not answer within "
+                        f"{self.server.connect_timeout:g}s of starting"
+                    ) from None
+                except Exception as exc:
+                    raise MCPServerError(f"cannot connect to {self.server!r}: {exc}") from exc
+                self.conn = conn
+                self._tools = None  # a new connection lists again
+            return conn.client
+
+    async def _host(self, *, task_status: anyio.abc.TaskStatus[_Connection]) -> None:
+        conn = _Connection()
+        server = self.server
+        target = server._target_transport or server._target
+        client = Client(target, message_handler=functools.partial(self._on_message, conn))
+        started = False
+        try:
+            async with client:
+                conn.client = client
+                async with anyio.create_task_group() as group:
+                    caps = client.server_capabilities.tools
+                    if caps is not None and caps.list_changed and client.protocol_version >= "2026":
+                        group.start_soon(self._listen, conn)  # this era's change notifications
+                    task_status.started(conn)
+                    started = True
+                    await conn.stop.wait()
+                    group.cancel_scope.cancel()
+        except Exception as exc:
+            if not started:
+                raise
+            logger.warning("MCP server %s: connection ended: %s", server.name, exc)
+        finally:
+            conn.closed = True
+
+    async def _listen(self, conn: _Connection) -> None:
+        try:
+            async with conn.client.listen(tools_list_changed=True) as events:
+                async for _ in events:
+                    self._changed(conn)
+        except Exception as exc:  # no change events, then: the cached list stays
+            logger.debug("MCP server %s: no tools/list_changed stream: %s", self.server.name, exc)
+
+    async def _on_message(self, conn: _Connection, message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            self._changed(conn)
+        elif isinstance(message, Exception):
+            logger.debug("MCP server %s: transport error: %s", self.server.name, message)
+        await anyio.lowlevel.checkpoint()
+
+    def _changed(self, conn: _Connection) -> None:
+        if conn is self.conn:
+            logger.info("MCP server %s: tool list changed", self.server.name)
+            self._tools = None
+
+    def _drop(self, conn: _Connection | None) -> None:
+        """Close a connection that failed; the next call makes a new one."""
+        if conn is not None:
+            conn.stop.set()
+            conn.closed = True
+            if self.conn is conn:
+                self.conn = None
+
+    async def tools(self) -> list[Tool[..., Any]]:
+        """The agentkit tools of the server, listed once per connection and change."""
+        try:
+            with anyio.fail_after(self.server.connect_timeout):
+                client = await self.client()
+                if self._tools is None:
+                    self._tools = self._make_tools(await self._list(client))
+        except TimeoutError:
+            self._drop(self.conn)
+            raise MCPServerError(
+                f"{self.server!r} did not list its tools within {self.server.connect_timeout:g}s"
+            ) from None
+        except MCPError as exc:
+            raise MCPServerError(f"{self.server!r} cannot list its tools: {exc}") from exc
+        return self._tools
+
+    async def _list(self, client: Client) -> list[types.Tool]:
+        found: list[types.Tool] = []
+        cursor: str | None = None
+        for _ in range(1000):  # a bound: a server that pages forever must not hang a run
+            page = await client.list_tools(cursor=cursor, cache_mode="refresh")
+            found.extend(page.tools)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return found
+
+    def _make_tools(self, listed: list[types.Tool]) -> list[Tool[..., Any]]:
+        server = self.server
+        made: list[Tool[..., Any]] = []
+        approval = server.requires_approval
+        for spec in listed:
+            if (server.allow is not None and spec.name not in server.allow) or (
+                spec.name in server.deny
+            ):
+                continue
+            name = _INVALID.sub("_", server.prefix + spec.name)
+            schema = dict(spec.input_schema)
+            schema.setdefault("type", "object")  # some servers leave it out of an empty schema
+            try:
+                made_tool = Tool.from_schema(
+                    functools.partial(self.call, spec.name),
+                    schema,
+                    name=name,
+                    description=spec.description or spec.title or "",
+                    requires_approval=approval
+                    if isinstance(approval, bool)
+                    else spec.name in approval,
+                    max_result_chars=server.max_result_chars,
+                )
+            except ToolDefinitionError as exc:
+                logger.warning("MCP server %s: tool %r left out: %s", server.name, spec.name, exc)
+                continue
+            try:  # strict only where it keeps the schema's meaning; else never strict
+                made_tool.definition(True)
+            except ToolDefinitionError:
+                made_tool.strict = False
+            made.append(made_tool)
+        return made
+
+    async def call(self, _tool: str, /, **arguments: Any) -> str:
+        """Call a tool of the server: its reply text, or an exception the model reads.
+
+        Raises:
+            TimeoutError: No result within the server's ``timeout`` (the connection is dropped).
+            MCPServerError: The server crashed, disconnected or sent a malformed result.
+            ModelRetry: The tool reported an error (``isError``): its text.
+        """
+        server = self.server
+        client = await self.client()  # (re)connecting is bounded by connect_timeout
+        conn = self.conn
+        with anyio.move_on_after(server.timeout) as scope:
+            try:
+                result = await client.call_tool(_tool, arguments)
+            except MCPError as exc:
+                if exc.code in (types.CONNECTION_CLOSED, types.REQUEST_TIMEOUT):
+                    self._drop(conn)
+                    raise MCPServerError(
+                        f"{server!r} went away during the call ({exc}); the next call reconnects"
+                    ) from exc
+                raise MCPServerError(f"{server!r}: {exc}") from exc
+            except (pydantic.ValidationError, RuntimeError) as exc:  # the SDK's checks of it
+                raise MCPServerError(
+                    f"{server!r} sent a malformed result: {_summary(exc)}"
+                ) from exc
+            except anyio.BrokenResourceError as exc:
+                self._drop(conn)
+                raise MCPServerError(
+                    f"{server!r} went away during the call; the next call reconnects"
+                ) from exc
+        if scope.cancelled_caught:
+            self._drop(conn)
+            raise TimeoutError(f"no result within {server.timeout:g}s")
+        return result_text(result)
