@@ -82,14 +82,8 @@ class MCPServer:
         if timeout <= 0 or connect_timeout <= 0:
             raise ValueError("timeout and connect_timeout must be > 0")
         self._target = target
-        if isinstance(target, str) and (headers or auth is not None):
-            from mcp.client.streamable_http import streamable_http_client
-            from mcp.shared._httpx_utils import create_mcp_http_client
-
-            http = create_mcp_http_client(headers=dict(headers or {}), auth=auth)
-            self._target_transport: Any = streamable_http_client(target, http_client=http)
-        else:
-            self._target_transport = None
+        self._headers = dict(headers or {})  # never in reprs or errors: may hold secrets
+        self._auth = auth
         self.name = name or _default_name(target)
         """The server's name in errors and logs."""
         self.prefix = prefix
@@ -268,6 +262,19 @@ class MCPServer:
         return await self._shared.client()
 
 
+async def _transport(server: MCPServer, stack: contextlib.AsyncExitStack) -> Any:
+    """What `mcp.Client` connects with: a fresh transport each time (they are single-use)."""
+    target = server._target
+    if not isinstance(target, str) or not (server._headers or server._auth is not None):
+        return target
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    http = create_mcp_http_client(headers=server._headers, auth=server._auth)
+    await stack.enter_async_context(http)  # a client we pass in is ours to close
+    return streamable_http_client(target, http_client=http)
+
+
 def _default_name(target: StdioServerParameters | str) -> str:
     if isinstance(target, str):
         return target
@@ -349,11 +356,14 @@ class _Link:
     async def _host(self, *, task_status: anyio.abc.TaskStatus[_Connection]) -> None:
         conn = _Connection()
         server = self.server
-        target = server._target_transport or server._target
-        client = Client(target, message_handler=functools.partial(self._on_message, conn))
         started = False
         try:
-            async with client:
+            async with contextlib.AsyncExitStack() as stack:
+                client = Client(
+                    await _transport(server, stack),
+                    message_handler=functools.partial(self._on_message, conn),
+                )
+                await stack.enter_async_context(client)
                 conn.client = client
                 async with anyio.create_task_group() as group:
                     caps = client.server_capabilities.tools

@@ -19,6 +19,7 @@ TOOLS: list[dict[str, Any]] = [
     {"name": "malformed", "description": "Answers with a broken result.", "inputSchema": EMPTY},
     {"name": "grow", "description": "Adds the tool 'extra'.", "inputSchema": EMPTY},
     {"name": "media", "description": "An image and resources.", "inputSchema": EMPTY},
+    {"name": "fail", "description": "Reports an error.", "inputSchema": EMPTY},
 ]  # fmt: skip
 MEDIA = [
     {"type": "text", "text": "a red dot"},
@@ -38,9 +39,19 @@ def send(message: dict[str, Any]) -> None:
 def answer(method: str, params: dict[str, Any]) -> dict[str, Any] | None:
     if method == "initialize":
         return {"protocolVersion": params["protocolVersion"], "serverInfo": {"name": "raw",
-                "version": "1"}, "capabilities": {"tools": {"listChanged": True}}}  # fmt: skip
+                "version": "1"}, "capabilities": {"tools": {"listChanged": True},
+                "resources": {}, "prompts": {}}}  # fmt: skip
     if method == "tools/list":
         return {"tools": TOOLS}
+    if method == "resources/list":
+        return {"resources": [{"uri": "notes://today", "name": "today", "mimeType": "text/plain"}]}
+    if method == "resources/read":
+        return {"contents": [{"uri": params["uri"], "mimeType": "text/plain", "text": "buy milk"}]}
+    if method == "prompts/list":
+        return {"prompts": [{"name": "review", "arguments": [{"name": "path", "required": True}]}]}
+    if method == "prompts/get":
+        text = f"Please review {params['arguments']['path']}."
+        return {"messages": [{"role": "user", "content": {"type": "text", "text": text}}]}
     if method != "tools/call":
         raise LookupError(method)
     name = params["name"]
@@ -50,6 +61,8 @@ def answer(method: str, params: dict[str, Any]) -> dict[str, Any] | None:
         os._exit(3)
     if name == "malformed":
         return {"content": "this should be a list"}
+    if name == "fail":
+        return {"content": [{"type": "text", "text": "no such city"}], "isError": True}
     if name == "media":
         return {"content": MEDIA}
     if name == "grow":
