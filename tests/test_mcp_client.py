@@ -5,12 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 from inline_snapshot import snapshot
 
-from agentkit import Agent, ChatClient, ToolDefinitionError, tool
+from agentkit import Agent, ChatClient, Tool, ToolDefinitionError, tool
 from agentkit.mcp import MCPServer, MCPServerError
 from agentkit.testing import FakeServer, text, tool_calls
 from tests.conftest import run
@@ -28,7 +29,7 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-def by_name(tools):
+def by_name(tools: Any) -> dict[str, Tool[..., Any]]:
     return {t.name: t for t in tools}
 
 
@@ -72,15 +73,17 @@ async def test_concurrent_runs_share_one_connection(server: FakeServer, client: 
             async with anyio.create_task_group() as group:
                 group.start_soon(one)
                 group.start_soon(one)
-    pids = {r["messages"][-1]["content"] for r in server.requests if r["messages"][-1]["role"] == "tool"}
+    pids = {
+        r["messages"][-1]["content"] for r in server.requests if r["messages"][-1]["role"] == "tool"
+    }
     assert sorted(outputs) == ["a", "b"] and len(pids) == 1
 
 
 async def test_a_server_killed_mid_call_is_an_error_result_then_reconnects():
     mcp = raw()
     with anyio.fail_after(20):
-        async with mcp, mcp.tools_for_run() as tools:
-            tools = by_name(tools)
+        async with mcp, mcp.tools_for_run() as listed:
+            tools = by_name(listed)
             before = (await tools["pid"].invoke("{}")).content
             crashed = await tools["crash"].invoke("{}")
             after = await tools["pid"].invoke("{}")
@@ -92,8 +95,8 @@ async def test_a_server_killed_mid_call_is_an_error_result_then_reconnects():
 async def test_a_server_that_never_answers_times_out_and_is_replaced():
     mcp = raw(timeout=0.5)
     with anyio.fail_after(20):
-        async with mcp, mcp.tools_for_run() as tools:
-            tools = by_name(tools)
+        async with mcp, mcp.tools_for_run() as listed:
+            tools = by_name(listed)
             before = (await tools["pid"].invoke("{}")).content
             hung = await tools["hang"].invoke("{}")
             after = await tools["pid"].invoke("{}")
@@ -106,8 +109,8 @@ async def test_a_server_that_never_answers_times_out_and_is_replaced():
 
 async def test_malformed_error_and_media_results():
     with anyio.fail_after(20):
-        async with raw().tools_for_run() as tools:
-            tools = by_name(tools)
+        async with raw().tools_for_run() as listed:
+            tools = by_name(listed)
             malformed = await tools["malformed"].invoke("{}")
             failed = await tools["fail"].invoke("{}")
             media = await tools["media"].invoke("{}")

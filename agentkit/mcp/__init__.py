@@ -2,7 +2,7 @@
 
 Built on the official ``mcp`` SDK, an optional extra: ``pip install 'agentkit-loop[mcp]'``.
 `MCPServer` (stdio or streamable HTTP) is a `Toolset` for ``Agent(tools=[...])``;
-`serve_stdio`, `serve_http` and `build_server` expose `Tool`\\ s (and agents, through
+`serve_stdio`, `serve_http` and `build_server` expose tools (and agents, through
 ``Agent.as_tool``) to any MCP client.
 """
 

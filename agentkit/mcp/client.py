@@ -218,7 +218,9 @@ class MCPServer:
                 break
         return found
 
-    async def read_resource(self, uri: str) -> list[types.TextResourceContents | types.BlobResourceContents]:
+    async def read_resource(
+        self, uri: str
+    ) -> list[types.TextResourceContents | types.BlobResourceContents]:
         """Read one resource.
 
         Args:
@@ -303,6 +305,7 @@ class _Connection:
     def __init__(self) -> None:
         self.client: Client
         self.stop = anyio.Event()
+        self.done = anyio.Event()  # the hosting task has left the client
         self.closed = False
 
 
@@ -325,11 +328,8 @@ class _Link:
         assert self._group is not None
         if self.conn is not None:
             self.conn.stop.set()
-        with anyio.move_on_after(5, shield=True):  # a clean close; a stuck one is cancelled
-            await anyio.sleep(0)
-            if self.conn is not None and not self.conn.closed:
-                while not self.conn.closed:
-                    await anyio.sleep(0.01)
+            with anyio.move_on_after(5, shield=True):  # a clean close; a stuck one is cancelled
+                await self.conn.done.wait()
         self._group.cancel_scope.cancel()
         await self._group.__aexit__(None, None, None)
 
@@ -379,6 +379,7 @@ class _Link:
             logger.warning("MCP server %s: connection ended: %s", server.name, exc)
         finally:
             conn.closed = True
+            conn.done.set()
 
     async def _listen(self, conn: _Connection) -> None:
         try:

@@ -69,11 +69,16 @@ def build_server(
         found = by_name.get(params.name)
         if found is None:  # the text an agent's model reads for an unknown tool
             known = ", ".join(by_name) or "none"
-            text, failed = f"error: there is no tool named {params.name!r} (available tools: {known})", True
+            text, failed = (
+                f"error: there is no tool named {params.name!r} (available tools: {known})",
+                True,
+            )
         else:
             result = await found.invoke(json.dumps(params.arguments or {}))
             text, failed = result.content, result.is_error
-        return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=failed)
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=text)], is_error=failed
+        )
 
     return Server(name, instructions=instructions, on_list_tools=list_tools, on_call_tool=call_tool)
 
@@ -127,7 +132,7 @@ async def serve_http(
     async def announce() -> None:
         import anyio
 
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn only offers this flag
             await anyio.sleep(0.01)
         logger.info("serving MCP on %s", url)
         if on_ready is not None:

@@ -1,4 +1,4 @@
-"""agentkit tools that the serving tests expose over MCP (``--tool tests.mcp_servers.served:add``)."""
+"""agentkit tools the serving tests expose over MCP (``--tool tests.mcp_servers.served:add``)."""
 
 from __future__ import annotations
 
