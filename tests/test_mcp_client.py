@@ -205,3 +205,40 @@ def test_importing_agentkit_does_not_import_mcp_and_a_missing_extra_says_what_to
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
     )
     assert "pip install 'agentkit-loop[mcp]'" in done.stdout
+
+
+async def test_tool_list_change_on_a_2026_server_reaches_the_next_run():
+    growing = MCPServer.stdio(sys.executable, [str(Path(RAW).parent / "growing.py")])
+    with anyio.fail_after(30):
+        async with growing:
+            async with growing.tools_for_run() as tools:
+                assert growing.client.protocol_version >= "2026"
+                before = [t.name for t in tools]
+                reply = await by_name(tools)["grow"].invoke('{"name": "extra"}')
+            with anyio.fail_after(5):
+                while True:  # the event arrives on the subscription stream, after the reply
+                    async with growing.tools_for_run() as tools:
+                        if "extra" in [t.name for t in tools]:
+                            break
+                    await anyio.sleep(0.05)
+            extra = await by_name(tools)["extra"].invoke("{}")
+    assert before == ["echo", "grow"] and reply.content == '{"result":"added extra"}'
+    assert extra.content == '{"result":"I am extra"}'
+
+
+async def test_a_server_that_never_speaks_fails_within_connect_timeout(client: ChatClient):
+    mute = MCPServer.stdio(sys.executable, ["-c", "import time; time.sleep(30)"], connect_timeout=1)
+    with (
+        anyio.fail_after(10),
+        pytest.raises(MCPServerError, match=r"did not (answer|list its tools) within 1s"),
+    ):
+        await Agent("m", tools=[mute], client=client).run("x")
+
+
+def test_options_are_checked_and_the_client_needs_a_connection():
+    with pytest.raises(ValueError, match="must be > 0"):
+        raw(timeout=0)
+    with pytest.raises(RuntimeError, match="async with server"):
+        raw().client  # noqa: B018
+    assert repr(raw()) == "MCPServer('raw.py')"
+    assert repr(MCPServer.http("http://127.0.0.1:1/mcp")) == "MCPServer('http://127.0.0.1:1/mcp')"

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
+import contextlib
+import functools
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
 from agentkit import Agent, ChatClient
+from agentkit._mcp_cli import _address
 from agentkit.cli import main
-from agentkit.mcp import MCPServer
+from agentkit.mcp import MCPServer, build_server, serve_http
 from agentkit.testing import FakeServer, text, tool_calls
 from tests.conftest import ROOT
-from tests.mcp_servers.served import add, divide
+from tests.mcp_servers.served import add, divide, researcher
 
 SPECS = ["tests.mcp_servers.served:add", "tests.mcp_servers.served:divide",
          "tests.mcp_servers.served:researcher"]  # fmt: skip
@@ -55,52 +57,58 @@ async def test_sdk_client_over_stdio(server: FakeServer):
             await check_served(client, server)
 
 
-@pytest.fixture(scope="module")
-def http_url() -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``agentkit mcp serve --http 127.0.0.1:0`` in a subprocess, and the URL it prints."""
-    with FakeServer() as model:
-        env = {**os.environ, **env_for(model)}
-        process = subprocess.Popen(
-            [sys.executable, *SERVE, "--http", "127.0.0.1:0"],
-            env=env, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        )  # fmt: skip
-        try:
-            assert process.stderr is not None
-            line = process.stderr.readline()  # bounded by pytest-timeout
-            assert "serving 3 tool(s) over MCP at http://127.0.0.1:" in line, line
-            yield line.rsplit(" ", 1)[1].strip(), process
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-            if process.stderr is not None:
-                process.stderr.close()
+@contextlib.asynccontextmanager
+async def serving_http(tools: Any) -> AsyncIterator[str]:
+    """`serve_http` on 127.0.0.1, a free port, in this process: yields its URL."""
+    ready = anyio.Event()
+    urls: list[str] = []
+
+    def on_ready(url: str) -> None:
+        urls.append(url)
+        ready.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(
+            functools.partial(serve_http, tools, host="127.0.0.1", port=0, on_ready=on_ready)
+        )
+        with anyio.fail_after(10):
+            await ready.wait()
+        yield urls[0]
+        group.cancel_scope.cancel()
 
 
-async def test_sdk_client_over_streamable_http(http_url, server: FakeServer):
-    url, _ = http_url
+async def test_sdk_client_over_streamable_http(server: FakeServer, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("AGENTKIT_BASE_URL", server.url)  # for the served researcher agent
+    monkeypatch.setenv("AGENTKIT_API_KEY", "k")
     with anyio.fail_after(30):
-        async with Client(url) as client:
-            listed = [t.name for t in (await client.list_tools()).tools]
-            ok = await client.call_tool("add", {"a": 2, "b": 3})
-    assert listed == ["add", "divide", "research"]
-    assert ok.content[0].text == "5"  # type: ignore[union-attr]
+        async with serving_http([add, divide, researcher]) as url, Client(url) as client:
+            assert url.startswith("http://127.0.0.1:") and url.endswith("/mcp")
+            await check_served(client, server)
 
 
-async def test_agentkit_consumes_agentkit_over_http_and_stdio(
-    http_url, server: FakeServer, client: ChatClient
-):
-    url, _ = http_url
-    over_http = MCPServer.http(url, prefix="h_", headers={"x-api-key": "secret"})
-    over_stdio = MCPServer.stdio(sys.executable, SERVE, env=env_for(server), prefix="s_")
-    server.enqueue(tool_calls(("h_add", {"a": 1, "b": 2}), ("s_add", {"a": 3, "b": 4})))
-    server.enqueue(text("3 and 7"))
-    agent = Agent("m", tools=[over_http, over_stdio], client=client)
+async def test_sdk_client_in_process_and_unknown_tools():
+    async with Client(build_server([add], name="calc")) as client:
+        missing = await client.call_tool("nope", {})
+    assert missing.is_error
+    assert missing.content[0].text == (  # type: ignore[union-attr]
+        "error: there is no tool named 'nope' (available tools: add)"
+    )
+
+
+async def test_agentkit_consumes_agentkit_over_http(server: FakeServer, client: ChatClient):
+    # (over stdio: examples/mcp_tools.py, run by tests/test_examples.py)
+    server.enqueue(tool_calls(("h_add", {"a": 1, "b": 2}), ("h_divide", {"a": 1, "b": 0})))
+    server.enqueue(text("3, and no division by zero"))
     with anyio.fail_after(30):
-        result = await agent.run("add")
-    assert result.output == "3 and 7"
-    assert [m["content"] for m in server.requests[1]["messages"][-2:]] == ["3", "7"]
+        async with serving_http([add, divide]) as url:
+            over_http = MCPServer.http(url, prefix="h_", headers={"x-api-key": "secret"})
+            agent = Agent("m", tools=[over_http], client=client)
+            result = await agent.run("add")
+    assert result.output == "3, and no division by zero"
+    replies = [m["content"] for m in server.requests[1]["messages"][-2:]]
+    assert replies == ["3", "error: ZeroDivisionError: float division by zero"]
     sent = {t["function"]["name"]: t["function"]["parameters"] for t in server.requests[0]["tools"]}
-    assert sent["h_add"] == sent["s_add"] == add.parameters
+    assert sent["h_add"] == add.parameters
 
 
 def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]):
@@ -109,3 +117,12 @@ def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]):
     assert main(["mcp", "serve", "--tool", "nowhere:add"]) == 2
     assert "cannot import 'nowhere'" in capsys.readouterr().err
     assert main(["mcp", "serve"]) == 2  # --tool is required
+
+
+def test_http_addresses():
+    assert _address("127.0.0.1:0") == ("127.0.0.1", 0)
+    assert _address(":8000") == ("127.0.0.1", 8000)
+    assert _address("8000") == ("127.0.0.1", 8000)
+    assert _address("[::1]:9") == ("::1", 9)
+    with pytest.raises(ValueError, match="expected HOST:PORT"):
+        _address("localhost:99999")
