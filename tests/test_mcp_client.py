@@ -242,3 +242,8 @@ def test_options_are_checked_and_the_client_needs_a_connection():
         raw().client  # noqa: B018
     assert repr(raw()) == "MCPServer('raw.py')"
     assert repr(MCPServer.http("http://127.0.0.1:1/mcp")) == "MCPServer('http://127.0.0.1:1/mcp')"
+
+
+def test_an_http_server_name_never_shows_credentials():
+    secret = MCPServer.http("https://user:pw@mcp.example.com:8443/mcp?key=k", headers={"a": "b"})
+    assert repr(secret) == "MCPServer('https://mcp.example.com:8443/mcp')"

@@ -16,6 +16,7 @@ import re
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
@@ -265,7 +266,10 @@ class MCPServer:
 
 
 async def _call_tool(
-    client: Client, name: str, arguments: dict[str, Any], timeout: float  # noqa: ASYNC109
+    client: Client,
+    name: str,
+    arguments: dict[str, Any],
+    timeout: float,  # noqa: ASYNC109
 ) -> types.CallToolResult:
     """``tools/call`` on the session itself, within ``timeout`` seconds.
 
@@ -295,8 +299,9 @@ async def _transport(server: MCPServer, stack: contextlib.AsyncExitStack) -> Any
 
 
 def _default_name(target: StdioServerParameters | str) -> str:
-    if isinstance(target, str):
-        return target
+    if isinstance(target, str):  # without credentials or query: names end up in logs
+        url = urlsplit(target)
+        return f"{url.scheme}://{url.hostname or ''}{f':{url.port}' if url.port else ''}{url.path}"
     # `uvx mcp-server-git ...`, `python server.py`: the first argument names it best
     words = [w for w in target.args if not w.startswith("-")][:1] or [target.command]
     return os.path.basename(words[0])
@@ -511,6 +516,7 @@ class _Link:
                 raise MCPServerError(
                     f"{server!r} went away during the call ({exc}); the next call reconnects"
                 ) from exc
+            self._tools = None  # e.g. a tool gone from the server: the next run lists again
             raise MCPServerError(f"{server!r}: {exc}") from exc
         except (pydantic.ValidationError, RuntimeError) as exc:  # the SDK's checks of it
             raise MCPServerError(f"{server!r} sent a malformed result: {_summary(exc)}") from exc

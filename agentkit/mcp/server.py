@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -147,4 +146,3 @@ async def serve_http(
                 await server.serve(sockets=[sock])
             finally:
                 group.cancel_scope.cancel()
-    print(f"agentkit: MCP server on {url} stopped", file=sys.stderr)
