@@ -247,3 +247,17 @@ def test_options_are_checked_and_the_client_needs_a_connection():
 def test_an_http_server_name_never_shows_credentials():
     secret = MCPServer.http("https://user:pw@mcp.example.com:8443/mcp?key=k", headers={"a": "b"})
     assert repr(secret) == "MCPServer('https://mcp.example.com:8443/mcp')"
+
+
+async def test_resources_as_tools_only_when_asked():
+    with anyio.fail_after(20):
+        async with raw(prefix="r_", resource_tools=True).tools_for_run() as listed:
+            tools = by_name(listed)
+            found = await tools["r_list_resources"].invoke("{}")
+            read = await tools["r_read_resource"].invoke('{"uri": "notes://today"}')
+        async with raw().tools_for_run() as plain:
+            assert "list_resources" not in by_name(plain)
+    assert found.content == (
+        '[{"name":"today","uri":"notes://today","mimeType":"text/plain"}]'
+    )
+    assert read.content == "buy milk"

@@ -162,7 +162,10 @@ class _Link:
             with anyio.fail_after(self.server.connect_timeout):
                 client = await self.client()
                 if self._tools is None:
-                    self._tools = self._make_tools(await self._list(client))
+                    made = self._make_tools(await self._list(client))
+                    if self.server.resource_tools and client.server_capabilities.resources:
+                        made += self._resource_tools()
+                    self._tools = made
         except TimeoutError:
             self._drop(self.conn)
             raise MCPServerError(
@@ -182,6 +185,40 @@ class _Link:
             if cursor is None:
                 break
         return found
+
+    def _resource_tools(self) -> list[Tool[..., Any]]:
+        """``list_resources`` and ``read_resource`` as tools (``resource_tools=True``)."""
+        link, server = self, self.server
+
+        async def list_resources() -> list[dict[str, Any]]:
+            """List the resources (files, documents, records...) this server offers."""
+            page = await (await link.client()).list_resources()
+            return [
+                r.model_dump(mode="json", by_alias=True, exclude_none=True) for r in page.resources
+            ]
+
+        async def read_resource(uri: str) -> str:
+            """Read one resource of this server.
+
+            Args:
+                uri: Its URI, as list_resources gives it.
+            """
+            result = await (await link.client()).read_resource(uri)
+            return "\n".join(
+                c.text if isinstance(c, types.TextResourceContents) else _describe_blob(c)
+                for c in result.contents
+            )
+
+        prefix = _INVALID.sub("_", server.prefix)
+        return [
+            Tool.from_function(
+                fn,
+                name=prefix + fn.__name__,
+                timeout=server.timeout,
+                max_result_chars=server.max_result_chars,
+            )  # fmt: skip
+            for fn in (list_resources, read_resource)
+        ]
 
     def _make_tools(self, listed: list[types.Tool]) -> list[Tool[..., Any]]:
         server = self.server
@@ -281,6 +318,12 @@ async def _transport(server: MCPServer, stack: contextlib.AsyncExitStack) -> Any
     http = create_mcp_http_client(headers=server._headers, auth=server._auth)
     await stack.enter_async_context(http)  # a client we pass in is ours to close
     return streamable_http_client(target, http_client=http)
+
+
+def _describe_blob(contents: Any) -> str:
+    from agentkit.mcp._results import _describe
+
+    return _describe(types.EmbeddedResource(type="resource", resource=contents))
 
 
 def _summary(exc: Exception) -> str:

@@ -42,6 +42,9 @@ class MCPServer:
         connect_timeout: Seconds to start (or reach) the server, and to list its tools; a
             call that must reconnect first waits at most this more.
         max_result_chars: Truncate longer results, as for local tools.
+        resource_tools: Also offer the model two tools, ``list_resources`` and
+            ``read_resource`` (prefixed), when the server has resources; by default resources
+            are for your code only (`list_resources`, `read_resource`).
         headers: HTTP headers sent with every request (HTTP servers).
         auth: An ``httpx2.Auth`` (for instance the SDK's OAuth provider; HTTP servers).
     """
@@ -58,6 +61,7 @@ class MCPServer:
         timeout: float = 60.0,
         connect_timeout: float = 30.0,
         max_result_chars: int | None = None,
+        resource_tools: bool = False,
         headers: Mapping[str, str] | None = None,
         auth: Any = None,
     ) -> None:
@@ -75,6 +79,7 @@ class MCPServer:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_result_chars = max_result_chars
+        self.resource_tools = resource_tools
         self._shared: _Link | None = None
         self._depth = 0
 
