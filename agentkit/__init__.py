@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from agentkit.interceptors import Interceptor
     from agentkit.result import RunResult, RunUsage, UsageLimits
     from agentkit.tools import Tool, ToolResult, tool
+    from agentkit.toolsets import Toolset
     from agentkit.types import (
         ChatCompletion,
         ChatCompletionChunk,
@@ -129,6 +130,7 @@ __all__ = [
     "ToolCallStarted",
     "ToolDefinitionError",
     "ToolResult",
+    "Toolset",
     "UnprocessableEntityError",
     "UnsupportedParameterError",
     "UsageLimitExceeded",
@@ -170,6 +172,7 @@ _LAZY: dict[str, str] = {
     "ToolCallRequest": "agentkit.events",
     "ToolCallStarted": "agentkit.events",
     "ToolResult": "agentkit.tools",
+    "Toolset": "agentkit.toolsets",
     "UsageLimits": "agentkit.result",
     "demo_client": "agentkit._demo",
     "gather": "agentkit.workflow",

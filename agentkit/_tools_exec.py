@@ -56,6 +56,7 @@ class Run:
         "deadline",
         "deps",
         "emit",
+        "executor",
         "interceptors",
         "lock",
         "run_id",
@@ -88,6 +89,8 @@ class Run:
         self.sink: EventSink | None = None
         self.store = store
         self.run_id = run_id
+        # Set when the agent has toolsets: the run's own tools (local + toolsets').
+        self.executor: ToolExecutor | None = None
         # Tool calls finish concurrently; saves must not overtake each other.
         self.lock = anyio.Lock() if store is not None else None
         self.timeout = timeout
@@ -162,6 +165,10 @@ class ToolExecutor:
         self._hooks = tuple(hooks)
         self._approve = approve
         self._max_concurrency = max_concurrency
+
+    def with_tools(self, tools: dict[str, Tool[..., Any]], strict: frozenset[str]) -> ToolExecutor:
+        """The same executor (hooks, approval, concurrency) over other tools: one run's."""
+        return ToolExecutor(tools, self._hooks, self._approve, self._max_concurrency, strict)
 
     def started(self, run: Run) -> list[ToolCallStarted]:
         """The `ToolCallStarted` events of the calls `run_tool_calls` is about to make."""

@@ -51,6 +51,7 @@ from agentkit.events import (
 from agentkit.interceptors import Interceptor, wrap
 from agentkit.result import RunResult, RunUsage, UsageLimits
 from agentkit.tools import Tool, check_unique
+from agentkit.toolsets import Toolset, open_toolsets
 from agentkit.types import ChatCompletion, MessageParam, ModelSettings, ToolChoice
 
 __all__ = ["Agent"]
@@ -78,7 +79,8 @@ class Agent(Generic[OutputT]):
         model: The model id sent with every request.
         instructions: The system message: a string, or a function of the `RunContext` (sync
             or async) evaluated at the start of each run.
-        tools: Tools the model may call (names must be unique).
+        tools: Tools the model may call (names must be unique), and toolsets (`Toolset`:
+            MCP servers...) whose tools are fetched when each run starts.
         client: The `ChatClient` to use; by default one is created from the environment
             (``AGENTKIT_BASE_URL`` ...) on first use.
         settings: Request parameters (temperature, max_tokens, reasoning_effort ...).
@@ -127,7 +129,7 @@ class Agent(Generic[OutputT]):
         model: str,
         *,
         instructions: Instructions | None = None,
-        tools: Sequence[Tool[..., Any]] = (),
+        tools: Sequence[Tool[..., Any] | Toolset] = (),
         client: ChatClient | None = None,
         settings: ModelSettings | None = None,
         tool_choice: ToolChoice | None = None,
@@ -181,7 +183,9 @@ class Agent(Generic[OutputT]):
         self.run_timeout = run_timeout
         """Seconds each run may take, or None."""
         self._client = client
-        self._tools = check_unique(tools)
+        self._toolsets = [t for t in tools if isinstance(t, Toolset)]
+        self._tools = check_unique(t for t in tools if not isinstance(t, Toolset))
+        self._strict_tools = strict_tools
         # Built once: the hot path reuses these objects on every request.
         strict = frozenset(
             name
@@ -516,7 +520,11 @@ class Agent(Generic[OutputT]):
     async def _steps(self, run: Run) -> AsyncGenerator[AgentEvent, None]:
         """The steps of the loop (`_iterate` without the interceptors' run scopes)."""
         state = run.state
+        base, stack = self._base, None
         try:
+            if self._toolsets:  # per-run tools; the plain path keeps the prebuilt request
+                stack = contextlib.AsyncExitStack()
+                base = await self._open_toolsets(run, stack)
             while True:
                 if state.pending:
                     if run.emit:
@@ -549,10 +557,10 @@ class Agent(Generic[OutputT]):
                         raise UsageLimitExceeded(
                             hit[1], limit=hit[0], messages=state.messages, usage=state.usage
                         )
-                params = {**self._base, "messages": self._request_messages(state.messages)}
+                params = {**base, "messages": self._request_messages(state.messages)}
                 if final:
                     state.final_request = True
-                    if self._tool_defs is not None:
+                    if "tools" in base:
                         params["tool_choice"] = "none"
                 elif self._tool_choice is not None:
                     forced = self._forced and state.steps > 0
@@ -615,6 +623,24 @@ class Agent(Generic[OutputT]):
         except AgentKitError as exc:
             _fill(exc, state)
             raise
+        finally:
+            if stack is not None:
+                await stack.aclose()
+
+    async def _open_toolsets(self, run: Run, stack: contextlib.AsyncExitStack) -> dict[str, Any]:
+        """Open the toolsets for ``run``; returns its request base, with every tool in it."""
+        tools = await open_toolsets(stack, self._toolsets, self._tools)
+        strict = frozenset(
+            name
+            for name, t in tools.items()
+            if (t.strict if t.strict is not None else self._strict_tools)
+        )
+        run.executor = self._executor.with_tools(tools, strict)
+        defs = [t.definition(name in strict) for name, t in tools.items()]
+        base = {key: value for key, value in self._base.items() if key != "tools"}
+        if defs:
+            base["tools"] = defs
+        return base
 
     # --- the side effects: JSON in, JSON out (what a durable execution engine wraps) ---------
 
@@ -687,7 +713,7 @@ class Agent(Generic[OutputT]):
             ``{"content", "is_error", "duration"}``, plus ``"usage"`` (a `RunUsage` dict) when
             the tool added usage (e.g. a sub-agent's) with ``ctx.add_usage``.
         """
-        return await self._executor.call_tool(call, run)
+        return await (run.executor or self._executor).call_tool(call, run)
 
     def _request_messages(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The messages to send: reasoning only where ``reasoning_history`` wants it.

@@ -36,6 +36,7 @@ from agentkit._cli_setup import (
     serving,
 )
 from agentkit._demo import DISCLAIMER, demo_server
+from agentkit._mcp_cli import add_mcp_command, run_mcp_command
 from agentkit._render import _Printer, clean, json_text, log_handler, plural
 from agentkit.agent import Agent
 from agentkit.client import ChatClient
@@ -381,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print output, messages, usage, steps")
     commands.add_parser("models", parents=[common], help="list the endpoint's models")
     commands.add_parser("serve", help="serve the demo model until Ctrl-C (for the examples)")
+    add_mcp_command(commands)
     return parser
 
 
@@ -425,6 +427,8 @@ def _start(args: argparse.Namespace) -> int:
             tools = demo_tools()  # so the offline model has something to call
         args.tools = tools
         args.interceptors = _tracing() if getattr(args, "trace", False) else []
+        if args.command == "mcp":
+            return run_mcp_command(args, tools)
         with serving(endpoint) as live:
             return anyio.run(_main, args, live)
     except _UsageError as exc:

@@ -28,6 +28,10 @@ EXPECTED: dict[str, list[list[str]]] = {
          "- refunded order A-1042: 24.00 EUR", "[2 steps]"],
     ],
     "human_approval": [["tool: error: the user denied this call to 'delete_files'"]],
+    "mcp_tools": [
+        ["tools over MCP: mcp_get_forecast", "mcp_get_forecast -> Paris: 21°C and sunny tomorrow",
+         "answer: "],
+    ],
     "multi_agent": [["84", "requests, sub-agent included: 4"]],
     "research_workflow": [
         ["attempt 1 failed (researching 'server-sent events' timed out); retrying", "brief:",
