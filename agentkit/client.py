@@ -26,8 +26,8 @@ from agentkit._http_errors import loads, retry_after, status_error, transport_er
 from agentkit._params import build_body, serialise
 from agentkit._pool import LoopPools, UserPool
 from agentkit._redact import Secrets, redact
-from agentkit._sse import DEFAULT_MAX_EVENT_BYTES
 from agentkit._retry_listeners import notify_retry, on_retry
+from agentkit._sse import DEFAULT_MAX_EVENT_BYTES
 from agentkit._stream import ChatStream, parse_completion, undecodable
 from agentkit.errors import (
     APIError,
