@@ -23,7 +23,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-HARNESS = Path(__file__).resolve().parents[2] / "shared" / "bench"
+
+def _harness() -> Path:
+    """The shared harness: ``$AGENTKIT_BENCH_HARNESS``, else ``shared/bench`` beside a parent."""
+    given = os.environ.get("AGENTKIT_BENCH_HARNESS")
+    if given:
+        return Path(given)
+    here = Path(__file__).resolve()
+    for parent in here.parents:  # a checkout at /work/main or a worktree at /work/wt/name
+        if (parent / "shared" / "bench" / "fake_openai_server.py").exists():
+            return parent / "shared" / "bench"
+    return here.parents[2] / "shared" / "bench"
+
+
+HARNESS = _harness()
 
 
 def _pin(cpu: int) -> None:
