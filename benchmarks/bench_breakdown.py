@@ -119,14 +119,18 @@ async def _ops(url: str) -> tuple[list[tuple[str, int, Op, Op]], dict[str, float
             if asyncio.iscoroutinefunction(fn):
                 return str(await fn(**parsed))
             return str(await asyncio.to_thread(fn, **parsed))
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             return f"error: {type(e).__name__}: {e}"
 
     ops: list[tuple[str, int, Op, Op]] = [
         ("model request (JSON)", 3, raw_request, our_request),
         ("model request (streamed)", 3, raw_stream, our_stream),
-        ("sync tool call (thread hop)", 4, lambda: call_tool("add", args, json.loads),
-         lambda: ours_mod.add.invoke(args)),
+        (
+            "sync tool call (thread hop)",
+            4,
+            lambda: call_tool("add", args, json.loads),
+            lambda: ours_mod.add.invoke(args),
+        ),
         ("async tool call", 4, raw_async_tool, lambda: aadd.invoke(args)),
         ("whole run", 1, lambda: raw.run_once("go"), lambda: ours.run_once("go")),
         ("whole run (streamed)", 1, lambda: raw.run_stream("go"), lambda: ours.run_stream("go")),
@@ -157,7 +161,8 @@ async def _measure(url: str, rounds: int, n: int, cpu: bool) -> None:
     }
     unit = "µs CPU" if cpu else "µs"
     print(f"median of {rounds} rounds of {n}; {unit} per operation")
-    print(f"{'operation':34} {'raw':>9} {'agentkit':>9} {'extra':>8} {'x/run':>6} {'extra/run':>10}")
+    head = ("operation", "raw", "agentkit", "extra", "x/run", "extra/run")
+    print("{:34} {:>9} {:>9} {:>8} {:>6} {:>10}".format(*head))
     for line, times, *_ in ops:
         a, b = med[line]
         print(f"{line:34} {a:9.1f} {b:9.1f} {b - a:8.1f} {times:6d} {(b - a) * times:10.1f}")
@@ -169,13 +174,17 @@ async def _measure(url: str, rounds: int, n: int, cpu: bool) -> None:
         f"{(b - d) / per:9.1f} {((b - d) - (a - c)) / per:8.1f}   ({chunks['agentkit']:.0f} chunks"
         " in the last request)"
     )
-    for whole, request in (("whole run", "model request (JSON)"),
-                           ("whole run (streamed)", "model request (streamed)")):
+    for whole, request in (
+        ("whole run", "model request (JSON)"),
+        ("whole run (streamed)", "model request (streamed)"),
+    ):
         parts = [med[request]] * 3 + [med["sync tool call (thread hop)"]] * 4
         rest = [med[whole][i] - sum(p[i] for p in parts) for i in (0, 1)]
         label = "  loop itself" + (" (streamed)" if "streamed" in whole else "")
-        print(f"{label:34} {rest[0]:9.1f} {rest[1]:9.1f} {rest[1] - rest[0]:8.1f}      1 "
-              f"{rest[1] - rest[0]:10.1f}")
+        print(
+            f"{label:34} {rest[0]:9.1f} {rest[1]:9.1f} {rest[1] - rest[0]:8.1f}      1 "
+            f"{rest[1] - rest[0]:10.1f}"
+        )
     for runner in runners:
         await runner.aclose()
 
