@@ -61,13 +61,16 @@ async def run_sync(
     Returns:
         What ``fn`` returns.
     """
-    loop = anyio.lowlevel.current_token().native_token
+    token = anyio.lowlevel.current_token()
+    loop = token.native_token
     if abandon_on_cancel or not isinstance(loop, asyncio.AbstractEventLoop):
         return await anyio.to_thread.run_sync(
             fn, limiter=limiter, abandon_on_cancel=abandon_on_cancel
         )
-    await anyio.lowlevel.checkpoint_if_cancelled()  # a cancelled caller starts no thread
-    tokens = limiter or anyio.to_thread.current_default_thread_limiter()
+    # The token's backend, not anyio's module functions: each of those looks it up again.
+    backend = token.backend_class
+    await backend.checkpoint_if_cancelled()  # a cancelled caller starts no thread
+    tokens = limiter or backend.current_default_thread_limiter()
     borrower = object()  # not the task: it may hold a token of this limiter already
     try:
         tokens.acquire_on_behalf_of_nowait(borrower)
