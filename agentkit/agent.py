@@ -477,13 +477,13 @@ class Agent(Generic[OutputT]):
             logger.info("run %s started", run.run_id)
             await run.save()
 
-    async def _iterate(self, run: Run) -> AsyncGenerator[AgentEvent, None]:
+    def _iterate(self, run: Run) -> AsyncGenerator[AgentEvent, None]:
         """The loop: yields events when ``run.emit``, and always `RunFinished` last."""
-        if not run.interceptors:
-            async with contextlib.aclosing(self._steps(run)) as steps:
-                async for event in steps:
-                    yield event
-            return
+        # Without interceptors, the steps themselves: no generator passing each event on.
+        return self._in_run_scopes(run) if run.interceptors else self._steps(run)
+
+    async def _in_run_scopes(self, run: Run) -> AsyncGenerator[AgentEvent, None]:
+        """The steps inside the interceptors' run scopes."""
         async with contextlib.AsyncExitStack() as scopes:
             for interceptor in run.interceptors:
                 await scopes.enter_async_context(interceptor.run(self, run.context()))
