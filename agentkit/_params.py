@@ -137,7 +137,11 @@ _CHECKS: dict[str, Callable[[Any], None]] = {
 
 
 def _check_messages(messages: Sequence[Any]) -> None:
-    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+    # `type(x) is list/dict` first: an ABC isinstance check costs a Python call each time,
+    # and this runs for every message of every request.
+    if type(messages) is not list and (
+        isinstance(messages, str | bytes) or not isinstance(messages, Sequence)
+    ):
         raise InvalidRequestError(
             f'messages must be a list of dicts such as {{"role": "user", "content": "Hi"}}, '
             f"got {type(messages).__name__}"
@@ -147,7 +151,7 @@ def _check_messages(messages: Sequence[Any]) -> None:
             'messages must not be empty; start with {"role": "user", "content": ...}'
         )
     for i, message in enumerate(messages):
-        if not isinstance(message, Mapping):
+        if type(message) is not dict and not isinstance(message, Mapping):
             hint = " (call .to_param() on it)" if hasattr(message, "to_param") else ""
             raise InvalidRequestError(
                 f"messages[{i}] must be a dict with a 'role', got {type(message).__name__}{hint}"
@@ -168,16 +172,21 @@ def _check_messages(messages: Sequence[Any]) -> None:
 
 def _check_tools(tools: Sequence[Any]) -> set[str]:
     """The function names ``tools`` define; tools of other types pass as they are."""
-    if isinstance(tools, str | bytes | Mapping) or not isinstance(tools, Sequence):
+    if type(tools) is not list and (
+        isinstance(tools, str | bytes | Mapping) or not isinstance(tools, Sequence)
+    ):
         raise _Refused(f"must be a list of tool definitions, got {type(tools).__name__}")
     names: set[str] = set()
     for i, tool in enumerate(tools):
-        if not isinstance(tool, Mapping):
+        if type(tool) is not dict and not isinstance(tool, Mapping):
             raise _Refused(f"[{i}] must be a dict, got {type(tool).__name__}")
         if tool.get("type", "function") != "function":  # a provider's own tool type
             continue
         function = tool.get("function")
-        if not (isinstance(function, Mapping) and isinstance(function.get("name"), str)):
+        if not (
+            (type(function) is dict or isinstance(function, Mapping))
+            and isinstance(function.get("name"), str)
+        ):
             raise _Refused(
                 f'[{i}] must look like {{"type": "function", "function": {{"name": ..., '
                 f'"parameters": {{...}}}}}}, got {tool!r:.200}'

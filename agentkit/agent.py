@@ -210,6 +210,10 @@ class Agent(Generic[OutputT]):
         )
         self._output_retries = output_retries
         self._interceptors = tuple(interceptors)
+        # A subclass that overrides a side effect (to record or replay it) gets the JSON seam;
+        # otherwise the client's completion is used as it is, not dumped and validated again.
+        self._typed_request = type(self)._model_request is Agent._model_request
+        self._typed_stream = type(self)._model_stream is Agent._model_stream
         if os.environ.get("AGENTKIT_OTEL", "").strip().lower() in ("1", "true"):
             # Tracing asked for by the environment: the only way the core loads an integration.
             from agentkit.otel import instrument_from_env
@@ -503,13 +507,13 @@ class Agent(Generic[OutputT]):
             logger.info("run %s started", run.run_id)
             await run.save()
 
-    async def _iterate(self, run: Run) -> AsyncGenerator[AgentEvent, None]:
+    def _iterate(self, run: Run) -> AsyncGenerator[AgentEvent, None]:
         """The loop: yields events when ``run.emit``, and always `RunFinished` last."""
-        if not run.interceptors:
-            async with contextlib.aclosing(self._steps(run)) as steps:
-                async for event in steps:
-                    yield event
-            return
+        # Without interceptors, the steps themselves: no generator passing each event on.
+        return self._in_run_scopes(run) if run.interceptors else self._steps(run)
+
+    async def _in_run_scopes(self, run: Run) -> AsyncGenerator[AgentEvent, None]:
+        """The steps inside the interceptors' run scopes."""
         async with contextlib.AsyncExitStack() as scopes:
             for interceptor in run.interceptors:
                 await scopes.enter_async_context(interceptor.run(self, run.context()))
@@ -590,23 +594,33 @@ class Agent(Generic[OutputT]):
                     for delta in deltas:
                         yield delta
                 elif run.emit:
-                    data: dict[str, Any] | None = None
-                    async with contextlib.aclosing(self._model_stream(params)) as items:
+                    got: ChatCompletion | dict[str, Any] | None = None
+                    items = (
+                        self._stream_completion(params)
+                        if self._typed_stream
+                        else self._model_stream(params)
+                    )
+                    async with contextlib.aclosing(items):
                         while True:
                             with run.bounded():  # each wait for an item, not the reader's time
                                 item = await anext(items, None)
                             if item is None:
                                 break
-                            if isinstance(item, dict):
-                                data = item
+                            if isinstance(item, dict | ChatCompletion):
+                                got = item
                             else:
                                 yield item
-                    if data is None:
+                    if got is None:
                         raise APIResponseError("the streamed request ended without a completion")
-                    completion = ChatCompletion.model_validate(data)
+                    completion = (
+                        got
+                        if isinstance(got, ChatCompletion)
+                        else ChatCompletion.model_validate(got)
+                    )
+                elif self._typed_request:
+                    with run.bounded():
+                        completion = await self.client.complete(**params)
                 else:
-                    # Always through the JSON seam (~11 us a request): one code path, and what a
-                    # durable engine records is exactly what a plain run uses.
                     with run.bounded():
                         data = await self._model_request(params)
                     completion = ChatCompletion.model_validate(data)
@@ -668,6 +682,18 @@ class Agent(Generic[OutputT]):
             `ReasoningDelta` and `TextDelta` events, then last the completion as JSON data,
             the same that `_model_request` returns for the same answer.
         """
+        async with contextlib.aclosing(self._stream_completion(params)) as items:
+            async for item in items:
+                yield (
+                    item
+                    if not isinstance(item, ChatCompletion)
+                    else item.model_dump(exclude_unset=True)
+                )
+
+    async def _stream_completion(
+        self, params: dict[str, Any]
+    ) -> AsyncGenerator[ReasoningDelta | TextDelta | ChatCompletion, None]:
+        """`_model_stream` with the completion as the client assembled it (not JSON data)."""
         async with self.client.stream(**params) as chunks:
             async for chunk in chunks:
                 if chunk.choices:
@@ -678,7 +704,7 @@ class Agent(Generic[OutputT]):
                     if delta.content:
                         yield TextDelta(text=delta.content)
             completion = await chunks.get_final_completion()
-        yield completion.model_dump(exclude_unset=True)
+        yield completion
 
     async def _streamed(
         self, run: Run, deltas: list[AgentEvent], params: dict[str, Any]

@@ -168,8 +168,10 @@ class ChatClient:
             headers["Authorization"] = f"Bearer {self._api_key}"
         given = _config.headers(default_headers or {})
         headers.update(given)
-        self._headers = headers
-        self._stream_headers = {**headers, "Accept": "text/event-stream"}
+        # Normalised once: httpx re-normalises a plain dict's names and values on every send.
+        self._headers = httpx.Headers(headers)
+        self._stream_headers = httpx.Headers(headers)
+        self._stream_headers["Accept"] = "text/event-stream"
         self._secrets = Secrets([self._api_key, *given.values()])
         self._pool: LoopPools | UserPool = (
             UserPool(http_client) if http_client is not None else LoopPools.own(self._timeout)
@@ -332,7 +334,7 @@ class ChatClient:
 
     def _call(
         self,
-        headers: dict[str, str],
+        headers: httpx.Headers,
         extra: Mapping[str, str] | None,
         timeout: float | httpx.Timeout | None,
         request_timeout: float | None,
@@ -341,7 +343,8 @@ class ChatClient:
         secrets = self._secrets
         if extra:
             extra = _config.headers(extra, "extra_headers")
-            headers = {**headers, **extra}
+            headers = httpx.Headers(headers)
+            headers.update(extra)  # a name given again in any case replaces the default
             secrets = secrets.with_values(extra.values())
         seconds = self._request_timeout if request_timeout is None else request_timeout
         return self._started(
@@ -375,7 +378,9 @@ class ChatClient:
             A 2xx response (unread when ``stream``, its reads bound by the deadline) and the
             number of retries used so far.
         """
-        with anyio.CancelScope(deadline=call.deadline or float("inf")) as scope:
+        if call.deadline is None:  # no total bound: no cancel scope to pay for
+            return await self._attempts(method, url, body, call, stream, attempt)
+        with anyio.CancelScope(deadline=call.deadline) as scope:
             response, attempt = await self._attempts(method, url, body, call, stream, attempt)
             if stream and call.deadline is not None and call.seconds is not None:
                 assert isinstance(response.stream, httpx.AsyncByteStream)  # an AsyncClient's

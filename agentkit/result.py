@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic_core import to_jsonable_python
@@ -48,8 +48,8 @@ class RunUsage:
         )
 
     def __add__(self, other: RunUsage) -> RunUsage:
-        return replace(
-            self,
+        # Every field given: dataclasses.replace would only add a slow look at the fields.
+        return type(self)(
             requests=self.requests + other.requests,
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,

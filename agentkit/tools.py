@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, ParamSpec, TypedDict, TypeVar, Unpack, overload
 
 import anyio
-import anyio.to_thread
 import pydantic_core
 
+from agentkit import _threads
 from agentkit._schema import ArgumentsError, FunctionSchema, JSONSchemaArgs, partial_keywords
 from agentkit.context import RunContext
 from agentkit.errors import ModelRetry, ToolDefinitionError
@@ -393,7 +393,7 @@ class Tool(Generic[P, R]):
         if self._is_async or self.inline:
             value = self._fn(*args, **kwargs)
         else:
-            value = await anyio.to_thread.run_sync(
+            value = await _threads.run_sync(
                 functools.partial(self._fn, *args, **kwargs),
                 limiter=limiter,
                 abandon_on_cancel=self.timeout is not None,  # a timeout must return on time

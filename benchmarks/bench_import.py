@@ -17,8 +17,7 @@ import subprocess
 import sys
 
 TIMER = (
-    "import sys, time\nt = time.perf_counter()\nexec(sys.argv[1])\n"
-    "print(time.perf_counter() - t)"
+    "import sys, time\nt = time.perf_counter()\nexec(sys.argv[1])\nprint(time.perf_counter() - t)"
 )
 
 

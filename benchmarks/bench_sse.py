@@ -41,15 +41,24 @@ def build_stream() -> bytes:
     for i in range(300):
         events.append({**base, "choices": [{"index": 0, "delta": {"content": f"word{i} "}}]})
     for call in range(2):
-        first = {"index": call, "id": f"call_{call}", "type": "function",
-                 "function": {"name": "lookup", "arguments": ""}}
+        first = {
+            "index": call,
+            "id": f"call_{call}",
+            "type": "function",
+            "function": {"name": "lookup", "arguments": ""},
+        }
         events.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [first]}}]})
         for j in range(20):
             frag = {"index": call, "function": {"arguments": f'{{"k{j}": {j}}}'[:8]}}
             events.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [frag]}}]})
     events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
-    events.append({**base, "choices": [], "usage": {
-        "prompt_tokens": 10, "completion_tokens": 400, "total_tokens": 410}})
+    events.append(
+        {
+            **base,
+            "choices": [],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 400, "total_tokens": 410},
+        }
+    )
     body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
     return body.encode()
 
@@ -174,12 +183,17 @@ async def main(rounds: int, sizes: list[int]) -> None:
         theirs += await run_openai(rounds // 5)
         parse_only += await run_openai(rounds // 5, assemble=False)
     n_events = STREAM.count(b"data: ")
-    rows = (("agentkit parse+assemble", ours), ("openai parse+assemble", theirs),
-            ("openai parse only", parse_only))
+    rows = (
+        ("agentkit parse+assemble", ours),
+        ("openai parse+assemble", theirs),
+        ("openai parse only", parse_only),
+    )
     for name, values in rows:
         med = statistics.median(values)
-        print(f"{name:<24} median {med * 1000:7.2f} ms/stream  "
-              f"({n_events / med:,.0f} events/s, {len(STREAM) / med / 1e6:.1f} MB/s)")
+        print(
+            f"{name:<24} median {med * 1000:7.2f} ms/stream  "
+            f"({n_events / med:,.0f} events/s, {len(STREAM) / med / 1e6:.1f} MB/s)"
+        )
     ratio = statistics.median(theirs) / statistics.median(ours)
     print(f"agentkit parse+assemble is {ratio:.2f}x faster than openai's (target >= 1.5x)")
     ratio = statistics.median(parse_only) / statistics.median(ours)
