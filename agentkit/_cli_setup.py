@@ -31,7 +31,6 @@ DEFAULT_MODEL = "gpt-5.4-mini"
 _KEY_VARIABLES = ("AGENTKIT_API_KEY", "OPENAI_API_KEY")
 
 
-
 class _UsageError(Exception):
     """A command line that parses but cannot work (bad ``--tool``, ``--online`` without key...)."""
 

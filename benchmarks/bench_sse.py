@@ -125,8 +125,9 @@ async def run_openai(rounds: int, *, assemble: bool = True) -> list[float]:
 def long_line_stream(megabytes: int) -> bytes:
     """One chunk whose content is ``megabytes`` MB on a single ``data:`` line, then [DONE]."""
     base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
-    head = json.dumps({**base, "choices": [{"index": 0, "delta": {"content": ""},
-                                            "finish_reason": "stop"}]})
+    head = json.dumps(
+        {**base, "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}]}
+    )
     marker = '"content": ""'
     filled = head.replace(marker, '"content": "' + "x" * (megabytes * 1_000_000) + '"')
     return b"data: " + filled.encode() + b"\n\ndata: [DONE]\n\n"
@@ -144,8 +145,12 @@ async def time_long_line(megabytes: int, repeats: int = 3) -> float:
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=reads())
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(long_handler))
-    client = ChatClient(base_url="http://bench/v1", api_key="sk-bench", http_client=http,
-                        max_sse_event_bytes=len(body))
+    client = ChatClient(
+        base_url="http://bench/v1",
+        api_key="sk-bench",
+        http_client=http,
+        max_sse_event_bytes=len(body),
+    )
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
@@ -162,13 +167,17 @@ async def linearity(sizes: list[int]) -> None:
     for megabytes in sizes:
         seconds = await time_long_line(megabytes)
         per_mb[megabytes] = seconds / megabytes
-        print(f"one {megabytes:>3} MB line          {seconds * 1000:8.1f} ms "
-              f"({per_mb[megabytes] * 1000:.1f} ms/MB)")
+        print(
+            f"one {megabytes:>3} MB line          {seconds * 1000:8.1f} ms "
+            f"({per_mb[megabytes] * 1000:.1f} ms/MB)"
+        )
     if len(sizes) > 1:
         small, large = sorted(sizes)[-2:]
         ratio = per_mb[large] / per_mb[small]
-        print(f"cost per MB at {large} MB is {ratio:.2f}x that at {small} MB (target <= 1.5x; "
-              f"quadratic: {large / small:.0f}x)")
+        print(
+            f"cost per MB at {large} MB is {ratio:.2f}x that at {small} MB (target <= 1.5x; "
+            f"quadratic: {large / small:.0f}x)"
+        )
 
 
 async def main(rounds: int, sizes: list[int]) -> None:

@@ -66,8 +66,9 @@ def client_for(status: int, content_type: str, pieces: list[bytes]) -> ChatClien
         return httpx.Response(status, headers={"content-type": content_type}, content=body())
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return ChatClient(base_url="http://replay/v1", api_key="sk-replay", max_retries=0,
-                      http_client=http)
+    return ChatClient(
+        base_url="http://replay/v1", api_key="sk-replay", max_retries=0, http_client=http
+    )
 
 
 async def streamed(
@@ -165,8 +166,10 @@ def add_call(calls: list[dict[str, Any]], delta: dict[str, Any]) -> None:
     index, id, function = delta.get("index"), delta.get("id"), delta.get("function") or {}
     same = [c for c in calls if c["index"] == index]
     current = same[-1] if same else None
-    if current is None or (id and current["id"] and id != current["id"]) or (
-        index is None and not id and function.get("name") and current["name"]
+    if (
+        current is None
+        or (id and current["id"] and id != current["id"])
+        or (index is None and not id and function.get("name") and current["name"])
     ):
         current = {"index": index, "id": "", "name": "", "arguments": ""}
         calls.append(current)
@@ -181,8 +184,11 @@ def finish(body: dict[str, Any], choices: dict[int, dict[str, Any]]) -> dict[str
         message = {"role": "assistant", **state["message"]}
         if state["calls"]:
             message["tool_calls"] = [
-                {"id": c["id"], "type": "function",
-                 "function": {"name": c["name"], "arguments": c["arguments"]}}
+                {
+                    "id": c["id"],
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": c["arguments"]},
+                }
                 for c in state["calls"]
             ]
         body["choices"].append(
@@ -205,8 +211,9 @@ def comparable(completion: ChatCompletion) -> dict[str, Any]:
                 "role": c.message.role,
                 # getattr: an extra field is an attribute only where the server sent it
                 **{key: getattr(c.message, key, None) or None for key in TEXT_FIELDS},
-                "tool_calls": [t.model_dump(include={"id", "function"})
-                               for t in c.message.tool_calls or ()],
+                "tool_calls": [
+                    t.model_dump(include={"id", "function"}) for t in c.message.tool_calls or ()
+                ],
             }
             for c in completion.choices
         ],
@@ -275,8 +282,10 @@ async def check_sse(record: dict[str, Any], fail: Callable[[str], None]) -> None
     if ours != theirs:
         for key in ours:
             if ours[key] != theirs[key]:
-                fail(f"stream != complete() in {key}: {str(ours[key])[:300]} != "
-                     f"{str(theirs[key])[:300]}")
+                fail(
+                    f"stream != complete() in {key}: {str(ours[key])[:300]} != "
+                    f"{str(theirs[key])[:300]}"
+                )
 
 
 async def main(corpus: Path, verbose: bool) -> int:

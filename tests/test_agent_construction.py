@@ -33,4 +33,3 @@ def test_the_model_must_be_a_model_id(model: Any):
 def test_tools_must_be_a_list_of_tools_or_functions(tools: Any, message: str):
     with pytest.raises(ToolDefinitionError, match=message):
         Agent("m", tools=tools)
-

@@ -632,8 +632,10 @@ def test_the_demo_online_says_which_endpoint_and_variables(
     server.enqueue(text("Sunny."))
     assert main(["demo", "--online"]) == 0
     out = capsys.readouterr().out
-    assert f"model {DEFAULT_MODEL} at {server.url} (API key from OPENAI_API_KEY; URL from " \
+    assert (
+        f"model {DEFAULT_MODEL} at {server.url} (API key from OPENAI_API_KEY; URL from "
         "OPENAI_BASE_URL)" in out
+    )
     assert "sk-openai" not in out
     assert server.recorded[0].headers["authorization"] == "Bearer sk-openai"
 
@@ -657,7 +659,9 @@ AK, OK = "AGENTKIT_API_KEY", "OPENAI_API_KEY"
     ],
 )
 def test_keys_pair_with_their_own_base_url(
-    env: dict[str, str], argv: list[str], expected: tuple[str, str | None],
+    env: dict[str, str],
+    argv: list[str],
+    expected: tuple[str, str | None],
     monkeypatch: pytest.MonkeyPatch,
 ):
     for name, value in env.items():
@@ -681,7 +685,10 @@ CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 @pytest.mark.parametrize("terminal", [False, True])
 def test_control_sequences_from_model_and_tools_are_never_printed(
-    terminal: bool, tools_dir: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch,
+    terminal: bool,
+    tools_dir: Path,
+    server: FakeServer,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ):
     (tools_dir / "cli_tools_hostile.py").write_text(
@@ -816,7 +823,9 @@ def test_ctrl_d_at_the_prompt_ends_the_line(
 
 
 def test_deeply_nested_json_is_one_error_line(
-    tmp_path: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    server: FakeServer,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ):
     deep = "[" * 100_000 + "]" * 100_000

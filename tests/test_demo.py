@@ -246,9 +246,7 @@ async def test_each_field_of_a_nested_argument_is_filled_from_its_own_name(clien
     trip = {"origin": "Paris", "destination": "Tokyo", "adults": 2, "nights": 5}
     assert calls_of(completions[0]) == [("book_trip", {"trip": trip})]
     completions, _ = await drive(client, "Book a flight to Oslo from Rome", [book_flight])
-    assert calls_of(completions[0]) == [
-        ("book_flight", {"origin": "Rome", "destination": "Oslo"})
-    ]
+    assert calls_of(completions[0]) == [("book_flight", {"origin": "Rome", "destination": "Oslo"})]
 
 
 async def test_an_optional_parameter_takes_only_what_its_name_points_at(client: ChatClient):

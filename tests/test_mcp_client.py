@@ -257,7 +257,5 @@ async def test_resources_as_tools_only_when_asked():
             read = await tools["r_read_resource"].invoke('{"uri": "notes://today"}')
         async with raw().tools_for_run() as plain:
             assert "list_resources" not in by_name(plain)
-    assert found.content == (
-        '[{"name":"today","uri":"notes://today","mimeType":"text/plain"}]'
-    )
+    assert found.content == ('[{"name":"today","uri":"notes://today","mimeType":"text/plain"}]')
     assert read.content == "buy milk"
