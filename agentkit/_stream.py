@@ -391,7 +391,7 @@ class ChatStream:
             # body) are yielded, like any error after data.
             self._ended = True
             interrupted = StreamInterruptedError(
-                f"{message} after {self._received} chunks",
+                f"{message} after {self._received} chunk{'' if self._received == 1 else 's'}",
                 partial=self._accumulator.completion(),
                 request=self._request,
             )

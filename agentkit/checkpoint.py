@@ -52,7 +52,8 @@ class RunState:
     final_request: bool = False
     """True once the tools-off request made after ``max_steps`` has been sent."""
     reasoning: str | None = None
-    """``reasoning_content`` of the last assistant message received."""
+    """Reasoning text of the last assistant message received (``reasoning_content`` or
+    ``reasoning``, whichever field the server used)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The state as JSON data (a snapshot: later changes to the run don't affect it)."""

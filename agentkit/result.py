@@ -90,7 +90,8 @@ class UsageLimits:
         if self.max_total_tokens is not None and usage.total_tokens >= self.max_total_tokens:
             return (
                 "max_total_tokens",
-                f"the run used {usage.total_tokens} tokens, max_total_tokens="
+                f"the run used {usage.total_tokens} token{'' if usage.total_tokens == 1 else 's'}, "
+                f"max_total_tokens="
                 f"{self.max_total_tokens}",
             )
         return None

@@ -122,8 +122,10 @@ class ToolDefinition(TypedDict):
     function: FunctionDefinition
 
 
-ToolChoice: TypeAlias = Literal["none", "auto", "required"] | dict[str, Any]
-"""``tool_choice``: a mode, or an object like ``{"type": "function", "function": {"name": n}}``."""
+ToolChoice: TypeAlias = Literal["none", "auto", "required"] | str | dict[str, Any]
+"""``tool_choice``: a mode, or an object like ``{"type": "function", "function": {"name": n}}``.
+
+Any string is accepted because providers add their own modes (Mistral's ``"any"``)."""
 
 
 class ModelSettings(TypedDict, total=False):
