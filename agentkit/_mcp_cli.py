@@ -35,7 +35,7 @@ def add_mcp_command(commands: Any) -> None:
     )
     serve.add_argument("--name", default="agentkit", help="the server name clients see")
     # What the shared command path reads before dispatching; serving needs no model.
-    serve.set_defaults(online=False, offline=True, model=None, base_url=None)
+    serve.set_defaults(online=False, offline=True, model=None, base_url=None, verbose=False)
 
 
 def _address(text: str) -> tuple[str, int]:

@@ -155,10 +155,10 @@ class Agent(Generic[OutputT]):
             raise ToolDefinitionError(f"tools must be a list, e.g. tools=[{_name_of(tools)}]")
         tools = list(tools)  # a generator is read once, here
         for item in tools:
-            if not isinstance(item, Tool) and not callable(item):
+            if not isinstance(item, Tool | Toolset) and not callable(item):
                 raise ToolDefinitionError(
-                    f"tools holds {item!r}, which is not a function or a Tool: pass the "
-                    "function itself (tools=[search]), not its name"
+                    f"tools holds {item!r}, which is not a function, a Tool or a Toolset: "
+                    "pass the function itself (tools=[search]), not its name"
                 )
         if max_steps < 1 or max_concurrency < 1 or output_retries < 0:
             raise InvalidRequestError(

@@ -14,8 +14,7 @@ import sys
 
 import anyio
 
-from agentkit import Agent, tool
-from agentkit.events import RunFinished, ToolCallFinished
+from agentkit import Agent, RunFinished, ToolCallFinished, tool
 from agentkit.mcp import MCPServer, serve_stdio
 
 
@@ -42,11 +41,12 @@ async def main() -> None:
     async with forecasts:  # one connection for every run inside
         async with forecasts.tools_for_run() as tools:
             print("tools over MCP:", ", ".join(t.name for t in tools))
-        async for event in agent.stream("What is the weather forecast for Paris?"):
-            if isinstance(event, ToolCallFinished):
-                print(f"{event.name} -> {event.content}")
-            elif isinstance(event, RunFinished):
-                print("answer:", event.result.output)
+        async with agent.stream("What is the weather forecast for Paris?") as events:
+            async for event in events:
+                if isinstance(event, ToolCallFinished):
+                    print(f"{event.name} -> {event.content}")
+                elif isinstance(event, RunFinished):
+                    print("answer:", event.result.output)
 
 
 if __name__ == "__main__":

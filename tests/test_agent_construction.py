@@ -24,8 +24,8 @@ def test_the_model_must_be_a_model_id(model: Any):
 @pytest.mark.parametrize(
     ("tools", "message"),
     [
-        (["plain"], "tools holds 'plain', which is not a function or a Tool: pass the function"),
-        ([search, 3], "tools holds 3, which is not a function or a Tool"),
+        (["plain"], "tools holds 'plain', which is not a function, a Tool or a Toolset: pass"),
+        ([search, 3], "tools holds 3, which is not a function, a Tool or a Toolset"),
         (search, r"tools must be a list, e.g. tools=\[search\]"),
         ("search", r"tools must be a list, e.g. tools=\[search\]"),
     ],
