@@ -25,6 +25,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUseDefault
 
+from agentkit._quickcheck import quick_check
 from agentkit._strict import (
     NotStrict,
     StrictRules,
@@ -443,6 +444,7 @@ class JSONSchemaArgs:
         """The schema as given."""
         self.validator = validator_class(parameters)
         """The compiled validator (built once)."""
+        self._quick = quick_check(parameters)
         required = set(parameters.get("required", ()))
         props = parameters.get("properties", {})
         defs = parameters.get("$defs", {})
@@ -498,10 +500,13 @@ class JSONSchemaArgs:
             values = {k: v for k, v in values.items() if v is not None or k not in absent}
             if self._nested:  # and so it does in nested objects
                 drop_nulls(values, self.parameters, self.parameters.get("$defs", {}))
-        errors = sorted(self.validator.iter_errors(values), key=lambda e: list(e.path))
-        if errors:
-            lines = [f"- {'.'.join(map(str, e.path)) or 'arguments'}: {e.message}" for e in errors]
-            raise ArgumentsError("invalid arguments:\n" + "\n".join(lines))
+        if self._quick is None or not self._quick(values):  # the full validator, and its words
+            errors = sorted(self.validator.iter_errors(values), key=lambda e: list(e.path))
+            if errors:
+                lines = [
+                    f"- {'.'.join(map(str, e.path)) or 'arguments'}: {e.message}" for e in errors
+                ]
+                raise ArgumentsError("invalid arguments:\n" + "\n".join(lines))
         unknown = [
             key
             for key in values
