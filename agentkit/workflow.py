@@ -28,7 +28,7 @@ from typing import Any, TypeVar, cast
 import anyio
 import anyio.to_thread
 
-from agentkit._taskgroup import task_group
+from agentkit._taskgroup import run_concurrently
 from agentkit.checkpoint import _write_atomic  # one atomic write for both stores of JSON
 from agentkit.types import MessageParam
 
@@ -239,9 +239,7 @@ async def _in_order(thunks: Iterable[Callable[[], Awaitable[T]]], *, workers: in
         for index, thunk in numbered:
             results[index] = await thunk()
 
-    async with task_group() as group:  # the first failure comes out as itself
-        for _ in range(workers):
-            group.start_soon(worker)
+    await run_concurrently([worker] * workers)  # the first failure comes out as itself
     return [results[i] for i in range(len(results))]
 
 
