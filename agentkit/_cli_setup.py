@@ -21,7 +21,6 @@ from typing import Any
 from agentkit import _config
 from agentkit._demo import DEMO_MODEL, demo_server
 from agentkit._demo.tools import calculate, get_time, get_weather
-from agentkit.client import DEFAULT_BASE_URL, OPENAI_BASE_URL
 from agentkit.errors import InvalidRequestError, ToolDefinitionError
 from agentkit.tools import Tool
 
@@ -60,27 +59,20 @@ class _Endpoint:
         return f"model {self.model} at {self.base_url} ({key}; URL from {self.url_source})"
 
 
-def _first(*pairs: tuple[str, str | None]) -> tuple[str, str] | None:
-    return next(((name, value) for name, value in pairs if value), None)
-
-
 def _paired(args: argparse.Namespace, env: Mapping[str, str]) -> _Endpoint:
     """The configured server, resolved as `ChatClient` resolves it, and where each part came from.
 
-    A key is ``AGENTKIT_API_KEY``, else ``OPENAI_API_KEY``; the URL is ``--base-url``, else
-    ``AGENTKIT_BASE_URL``, else ``OPENAI_BASE_URL``, else the default of the key's family: the
-    gateway for ``AGENTKIT_API_KEY``, OpenAI's API for ``OPENAI_API_KEY``.
+    A key is ``AGENTKIT_API_KEY``, else ``OPENAI_API_KEY``; the URL is ``--base-url``, else the
+    key family's own: ``AGENTKIT_BASE_URL`` or the gateway for ``AGENTKIT_API_KEY``,
+    ``OPENAI_BASE_URL`` or OpenAI's API for ``OPENAI_API_KEY``; with no key, either variable.
     """
-    key_source = next((k for k in _KEY_VARIABLES if env.get(k)), None)
-    url = _first(
-        ("--base-url", args.base_url),
-        ("AGENTKIT_BASE_URL", env.get("AGENTKIT_BASE_URL")),
-        ("OPENAI_BASE_URL", env.get("OPENAI_BASE_URL")),
-    )
-    if url is None and key_source == "OPENAI_API_KEY":  # an OpenAI key never goes to the gateway
-        url = ("OpenAI's default", OPENAI_BASE_URL)
-    elif url is None and key_source is not None:
-        url = ("the default", DEFAULT_BASE_URL)
+    key_source: str | None = next((k for k in _KEY_VARIABLES if env.get(k)), None)
+    url_source, base, _, _ = _config.endpoint(args.base_url, None, env, url_name="--base-url")
+    url: tuple[str, str] | None = (url_source, base)
+    if url_source == "the default" and key_source is None:
+        url = None  # nothing configured: the offline demo model
+    elif url_source == "the default" and key_source == "OPENAI_API_KEY":
+        url = ("OpenAI's default", base)
     try:
         key = _config.api_key(key_source, env[key_source]) if key_source else None
     except InvalidRequestError as exc:  # a key no header can carry: fix it and rerun

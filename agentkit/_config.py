@@ -1,8 +1,9 @@
 """The client's settings: where they come from, and the checks that make them usable.
 
-An argument wins over ``AGENTKIT_*``, which wins over ``OPENAI_*``. A key is cleaned of the
-whitespace a copy-paste leaves and refused (never quoted) if a header can't carry it; a base
-URL gets ``/v1`` unless its path already names the API root, and keeps its query.
+An argument wins over ``AGENTKIT_*``, which wins over ``OPENAI_*``; a key from the environment
+goes only to a URL of its own family (see `endpoint`). A key is cleaned of the whitespace a
+copy-paste leaves and refused (never quoted) if a header can't carry it; a base URL gets
+``/v1`` unless its path already names the API root, and keeps its query.
 """
 
 from __future__ import annotations
@@ -14,7 +15,23 @@ import httpx
 
 from agentkit.errors import InvalidRequestError
 
-__all__ = ["api_key", "base_url", "headers", "setting"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "OPENAI_BASE_URL",
+    "api_key",
+    "base_url",
+    "endpoint",
+    "headers",
+    "setting",
+]
+
+DEFAULT_BASE_URL = "https://api.getinfinityblue.com/v1"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+# Each environment key and the URLs it may go to: its family's variable, else its default.
+_FAMILIES = {
+    "AGENTKIT_API_KEY": ("AGENTKIT_BASE_URL", DEFAULT_BASE_URL),
+    "OPENAI_API_KEY": ("OPENAI_BASE_URL", OPENAI_BASE_URL),
+}
 
 # What an Authorization header value may carry: visible ASCII. A pasted key often holds a
 # zero-width space or a line break, which httpx would reject (quoting the key) at every send.
@@ -36,6 +53,39 @@ def setting(name: str, given: str | None, env: Mapping[str, str]) -> tuple[str, 
         if env.get(variable):
             return variable, env[variable]
     return name, None
+
+
+def endpoint(
+    base_url: str | None, api_key: str | None, env: Mapping[str, str], *, url_name: str = "base_url"
+) -> tuple[str, str, str, str | None]:
+    """Where requests go and with which key: ``(url_source, url, key_source, key)``.
+
+    The key is ``api_key``, else ``AGENTKIT_API_KEY``, else ``OPENAI_API_KEY``. The URL is
+    ``base_url`` if given. Otherwise a key from the environment goes only where its family
+    points: ``AGENTKIT_API_KEY`` to ``AGENTKIT_BASE_URL`` or the gateway, ``OPENAI_API_KEY``
+    to ``OPENAI_BASE_URL`` or OpenAI's API, so neither key reaches the other's host when both
+    families are configured. A key given as an argument (or none) takes ``AGENTKIT_BASE_URL``,
+    then ``OPENAI_BASE_URL``, then the gateway.
+
+    Args:
+        base_url: The URL given as an argument, if any.
+        api_key: The key given as an argument, if any.
+        env: The environment.
+        url_name: How to name the argument as a source (``--base-url`` for the CLI).
+    """
+    key_source, key = setting("api_key", api_key, env)
+    if base_url:
+        return url_name, base_url, key_source, key
+    family = _FAMILIES.get(key_source)
+    if family is not None:
+        variable, default = family
+        if env.get(variable):
+            return variable, env[variable], key_source, key
+        return "the default", default, key_source, key
+    url_source, url = setting("base_url", None, env)
+    if url is None:
+        return "the default", DEFAULT_BASE_URL, key_source, key
+    return url_source, url, key_source, key
 
 
 def api_key(source: str, key: str | None) -> str | None:

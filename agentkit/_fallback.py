@@ -58,8 +58,6 @@ DROPPABLE = frozenset(
         "frequency_penalty",
         "repetition_penalty",
         "logit_bias",
-        "logprobs",
-        "top_logprobs",
     }
 )
 """Parameters the unsupported-parameter fallback may leave out (documented in docs/client.md)."""

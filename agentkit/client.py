@@ -47,10 +47,10 @@ from agentkit.types import (
 
 __all__ = ["DEFAULT_BASE_URL", "OPENAI_BASE_URL", "ChatClient", "ChatStream", "on_retry"]
 
-DEFAULT_BASE_URL = "https://api.getinfinityblue.com/v1"
+DEFAULT_BASE_URL = _config.DEFAULT_BASE_URL
 """The gateway used when no base URL is configured, unless the key is ``OPENAI_API_KEY``."""
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-"""Where a key from ``OPENAI_API_KEY`` goes when no base URL is configured."""
+OPENAI_BASE_URL = _config.OPENAI_BASE_URL
+"""Where a key from ``OPENAI_API_KEY`` goes when ``OPENAI_BASE_URL`` is unset."""
 
 _log = logging.getLogger("agentkit")
 
@@ -104,11 +104,12 @@ class ChatClient:
         """Configure the client; nothing is sent until the first request.
 
         Args:
-            base_url: The API root. Defaults to ``AGENTKIT_BASE_URL``, then
-                ``OPENAI_BASE_URL``, then `DEFAULT_BASE_URL` (the gateway), except that a key
-                taken from ``OPENAI_API_KEY`` goes to `OPENAI_BASE_URL` (OpenAI's API), never
-                to the gateway. ``/v1`` is added when the path does not end in a version
-                segment; a query is kept.
+            base_url: The API root. Without it, a key from the environment goes only to its
+                own family's URL: ``AGENTKIT_API_KEY`` to ``AGENTKIT_BASE_URL``, else
+                `DEFAULT_BASE_URL` (the gateway); ``OPENAI_API_KEY`` to ``OPENAI_BASE_URL``,
+                else `OPENAI_BASE_URL` (OpenAI's API). With ``api_key`` given, or no key, it is
+                ``AGENTKIT_BASE_URL``, then ``OPENAI_BASE_URL``, then the gateway. ``/v1`` is
+                added when the path does not end in a version segment; a query is kept.
             api_key: Sent as ``Authorization: Bearer``. Defaults to ``AGENTKIT_API_KEY``, then
                 ``OPENAI_API_KEY``; without one no Authorization header is sent. Surrounding
                 whitespace is dropped.
@@ -145,11 +146,8 @@ class ChatClient:
                 f"max_retry_wait >= 0, got {request_timeout!r} and {max_retry_wait!r}"
             )
         env = os.environ
-        key_source, key = _config.setting("api_key", api_key, env)
-        source, url = _config.setting("base_url", base_url, env)
-        if url is None:
-            # A key is only sent where it was meant for: OPENAI_API_KEY goes to OpenAI.
-            url = OPENAI_BASE_URL if key_source == "OPENAI_API_KEY" else DEFAULT_BASE_URL
+        # A key is only sent where it was meant for: each env key to its family's URL.
+        source, url, key_source, key = _config.endpoint(base_url, api_key, env)
         base = _config.base_url(source, url)
         self.base_url = str(base)
         self._api_key = _config.api_key(key_source, key)

@@ -648,8 +648,18 @@ AK, OK = "AGENTKIT_API_KEY", "OPENAI_API_KEY"
     [
         ({"OPENAI_API_KEY": "k"}, [], ("https://api.openai.com/v1", "OPENAI_API_KEY")),
         ({"AGENTKIT_API_KEY": "k"}, [], ("https://api.getinfinityblue.com/v1", "AGENTKIT_API_KEY")),
-        ({"AGENTKIT_API_KEY": "k", "OPENAI_BASE_URL": "http://o/v1"}, [], ("http://o/v1", AK)),
-        ({"OPENAI_API_KEY": "k", "AGENTKIT_BASE_URL": "http://a/v1"}, [], ("http://a/v1", OK)),
+        # a key never goes to the other family's URL
+        (
+            {"AGENTKIT_API_KEY": "k", "OPENAI_BASE_URL": "http://o/v1"},
+            [],
+            ("https://api.getinfinityblue.com/v1", AK),
+        ),
+        (
+            {"OPENAI_API_KEY": "k", "AGENTKIT_BASE_URL": "http://a/v1"},
+            [],
+            ("https://api.openai.com/v1", OK),
+        ),
+        ({"AGENTKIT_API_KEY": "k", "AGENTKIT_BASE_URL": "http://a/v1"}, [], ("http://a/v1", AK)),
         (
             {"OPENAI_API_KEY": "k"},
             ["--base-url", "http://mine/v1"],

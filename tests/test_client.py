@@ -19,7 +19,7 @@ from inline_snapshot import snapshot
 from agentkit import errors
 from agentkit._accumulate import StreamAccumulator
 from agentkit._fallback import DROPPABLE, TOOL_STRICT
-from agentkit.client import DEFAULT_BASE_URL, ChatClient
+from agentkit.client import DEFAULT_BASE_URL, OPENAI_BASE_URL, ChatClient
 from agentkit.testing import (
     FakeServer,
     RawSSE,
@@ -138,7 +138,10 @@ async def test_environment_defaults(monkeypatch: pytest.MonkeyPatch):
         ({"OPENAI_API_KEY": "sk-o", "OPENAI_BASE_URL": "http://o/v1"}, "http://o/v1", "sk-o"),
         ({"AGENTKIT_API_KEY": "sk-a", "OPENAI_API_KEY": "sk-o"}, DEFAULT_BASE_URL, "sk-a"),
         ({"AGENTKIT_API_KEY": "sk-a"}, DEFAULT_BASE_URL, "sk-a"),
-        ({"OPENAI_API_KEY": "sk-o", "AGENTKIT_BASE_URL": "http://a"}, "http://a/v1", "sk-o"),
+        # each key goes only to its own family's URL, never to the other's
+        ({"OPENAI_API_KEY": "sk-o", "AGENTKIT_BASE_URL": "http://a"}, OPENAI_BASE_URL, "sk-o"),
+        ({"AGENTKIT_API_KEY": "sk-a", "OPENAI_BASE_URL": "http://o"}, DEFAULT_BASE_URL, "sk-a"),
+        ({"AGENTKIT_BASE_URL": "http://a"}, "http://a/v1", None),
         ({}, DEFAULT_BASE_URL, None),
     ],
 )
@@ -1043,6 +1046,7 @@ async def test_still_rejected_raises_unsupported_parameter_error():
         (rejection("This parameter is not supported.", param="tools"), "tools"),
         (rejection("Unsupported parameter: 'max_tokens'; use max_completion_tokens"), "max_tokens"),
         (rejection("Unrecognized request argument supplied: n"), "n"),
+        (rejection("Unsupported parameter: 'logprobs'"), "logprobs"),
     ],
 )
 async def test_what_the_request_asks_for_is_never_dropped(
@@ -1055,6 +1059,7 @@ async def test_what_the_request_asks_for_is_never_dropped(
         "response_format": {"type": "json_object"},
         "max_tokens": 9,
         "n": 2,
+        "logprobs": True,
     }
     with pytest.raises(errors.BadRequestError) as caught:
         await mock(handler).complete(model="m", messages=USER, tools=[NOW], **settings)

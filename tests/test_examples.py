@@ -44,7 +44,7 @@ EXPECTED: dict[str, list[list[str]]] = {
         ["resuming from 3 saved messages in ", "answer: Lisbon, next 3 days: 24°C and sunny"],
         ["plan: 3 days in Lisbon"],  # the resumed run finished: the next one starts over
     ],
-    "streaming": [["-> get_weather", "<- get_weather", "Paris", "[2 steps"]],
+    "streaming": [["[thinking] ", "-> get_weather", "<- get_weather", "Paris", "[2 steps"]],
     "structured_output": [
         ["Paris: 18.0 °C, humidity 40%, sunny", "Oslo: 9.0 °C, humidity 80%, rainy",
          "warmest: Paris (float 18.0)"],

@@ -54,6 +54,17 @@ def test_one_client_serves_successive_event_loops(server: FakeServer):
     assert answers == ["1", "2", "3", "4"]
 
 
+def test_an_agent_on_a_users_client_serves_successive_run_sync_and_asyncio_run(
+    server: FakeServer,
+):
+    server.enqueue(text("1"), text("2"), text("3"))
+    agent = Agent("m", client=ChatClient(base_url=server.url, api_key="k"))
+    answers = [agent.run_sync("a").output, agent.run_sync("b").output]
+    answers.append(asyncio.run(agent.run("c")).output)
+    gc.collect()
+    assert answers == ["1", "2", "3"]
+
+
 @pytest.mark.parametrize("backends", [("asyncio", "asyncio"), ("asyncio", "trio")])
 def test_one_client_serves_loops_in_threads_at_once(server: FakeServer, backends: Any):
     server.enqueue(text("a"), text("b"), text("c"), text("d"))
