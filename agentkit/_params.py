@@ -142,30 +142,28 @@ def _check_messages(messages: Sequence[Any]) -> None:
     if type(messages) is not list and (
         isinstance(messages, str | bytes) or not isinstance(messages, Sequence)
     ):
-        raise InvalidRequestError(
-            f'messages must be a list of dicts such as {{"role": "user", "content": "Hi"}}, '
+        raise _Refused(
+            f'must be a list of dicts such as {{"role": "user", "content": "Hi"}}, '
             f"got {type(messages).__name__}"
         )
     if not messages:
-        raise InvalidRequestError(
-            'messages must not be empty; start with {"role": "user", "content": ...}'
-        )
+        raise _Refused('must not be empty; start with {"role": "user", "content": ...}')
     for i, message in enumerate(messages):
         if type(message) is not dict and not isinstance(message, Mapping):
             hint = " (call .to_param() on it)" if hasattr(message, "to_param") else ""
-            raise InvalidRequestError(
-                f"messages[{i}] must be a dict with a 'role', got {type(message).__name__}{hint}"
+            raise _Refused(
+                f"[{i}] must be a dict with a 'role', got {type(message).__name__}{hint}"
             )
         role = message.get("role")
         if not isinstance(role, str) or not role:
-            raise InvalidRequestError(
-                f"messages[{i}] has role {role!r}; a message needs a role such as system, "
+            raise _Refused(
+                f"[{i}] has role {role!r}; a message needs a role such as system, "
                 "developer, user, assistant or tool"
             )
         call_id = message.get("tool_call_id")
         if call_id is not None and not isinstance(call_id, str):
-            raise InvalidRequestError(
-                f"messages[{i}].tool_call_id must be a string (the id of the assistant tool "
+            raise _Refused(
+                f"[{i}].tool_call_id must be a string (the id of the assistant tool "
                 f"call it answers), got {type(call_id).__name__}"
             )
 
@@ -260,8 +258,11 @@ def build_body(
         InvalidRequestError: A parameter or message is malformed; the message says how to fix it.
     """
     if not isinstance(model, str) or not model:
-        raise InvalidRequestError(f"model must be a non-empty string, got {model!r}")
-    _check_messages(messages)
+        raise InvalidRequestError(
+            f"model must be a non-empty string, got {model!r}; if your server takes it "
+            "anyway, send it unchecked with extra_body={'model': ...}"
+        )
+    _checked("messages", _check_messages, messages)
     body: dict[str, Any] = {"model": model, "messages": messages}
     names: set[str] = set()
     if tools:

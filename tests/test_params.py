@@ -190,6 +190,20 @@ async def test_a_refused_value_names_the_extra_body_escape_hatch():
     assert json.loads(seen[0].content)["top_p"] == 7
 
 
+@pytest.mark.parametrize(
+    ("request_args", "key"),
+    [
+        ({"model": "", "messages": USER}, "model"),
+        ({"model": "m", "messages": []}, "messages"),
+        ({"model": "m", "messages": [{"content": "no role"}]}, "messages"),
+        ({"model": "m", "messages": [{"role": "tool", "tool_call_id": 7}]}, "messages"),
+    ],
+)
+async def test_every_refusal_names_the_escape_hatch(request_args: dict[str, Any], key: str):
+    with pytest.raises(errors.InvalidRequestError, match=rf"extra_body=\{{'{key}': \.\.\.\}}"):
+        await client([]).complete(**request_args)
+
+
 async def test_extra_body_none_leaves_out_what_agentkit_adds():
     seen: list[httpx.Request] = []
     with anyio.fail_after(5):
