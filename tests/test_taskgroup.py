@@ -60,11 +60,12 @@ async def test_failures_at_the_same_moment_are_named_on_the_first() -> None:
     async def second() -> None:
         raise RuntimeError("two")
 
-    with pytest.raises(ValueError, match="one") as info:
+    # Which ends first is the scheduler's choice (trio's order is random): either comes out
+    # as itself, the other named in a note on it.
+    with pytest.raises((ValueError, RuntimeError)) as info:
         await run_concurrently([first, second])
-    assert info.value.__notes__ == [
-        "concurrent tasks failed at the same moment too: RuntimeError: two"
-    ]
+    other = "RuntimeError: two" if isinstance(info.value, ValueError) else "ValueError: one"
+    assert info.value.__notes__ == [f"concurrent tasks failed at the same moment too: {other}"]
 
 
 @BOTH
@@ -102,4 +103,4 @@ async def test_a_job_cancelled_alone_does_not_stop_the_others() -> None:
 
     with anyio.fail_after(5):
         await run_concurrently([times_out, finishes])
-    assert done == ["timed out", "finished"]
+    assert sorted(done) == ["finished", "timed out"]
