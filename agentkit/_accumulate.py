@@ -9,6 +9,7 @@ at different indexes (two calls, as the non-streamed answer has them).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from agentkit.types import (
@@ -16,13 +17,16 @@ from agentkit.types import (
     ChatCompletionChunk,
     Choice,
     CompletionUsage,
-    DeltaToolCall,
     FunctionCall,
     Message,
     ToolCall,
 )
 
-__all__ = ["StreamAccumulator"]
+__all__ = ["StreamAccumulator", "is_plain_chunk"]
+
+
+# One tool-call fragment: index, id, type, function name, arguments (None where not sent).
+_CallDelta = tuple[int | None, str | None, str | None, str | None, str | None]
 
 
 class _Call:
@@ -63,41 +67,37 @@ class _Choice:
         self.logprobs: dict[str, Any] | None = None
         self.extra: dict[str, Any] | None = None
 
-    def add_calls(self, deltas: list[DeltaToolCall]) -> None:
-        for delta in deltas:
-            function = delta.function
-            name = function.name if function is not None else None
-            call = self._call_for(delta, name)
-            if delta.id and not call.id:
-                call.id = delta.id
-            if delta.type:
-                call.type = delta.type
-            if function is not None:
-                if name and not call.name:
-                    # Some gateways repeat the name on every chunk: keep the first.
-                    call.name = name
-                if function.arguments:
-                    call.arguments.append(function.arguments)
+    def add_calls(self, deltas: list[_CallDelta]) -> None:
+        for index, id, type, name, arguments in deltas:
+            call = self._call_for(index, id, name)
+            if id and not call.id:
+                call.id = id
+            if type:
+                call.type = type
+            if name and not call.name:
+                # Some gateways repeat the name on every chunk: keep the first.
+                call.name = name
+            if arguments:
+                call.arguments.append(arguments)
 
-    def _call_for(self, delta: DeltaToolCall, name: str | None) -> _Call:
-        index = delta.index
+    def _call_for(self, index: int | None, id: str | None, name: str | None) -> _Call:
         if index is not None:
             call = self.by_index.get(index)
-            if call is None or (delta.id and call.id and delta.id != call.id):
+            if call is None or (id and call.id and id != call.id):
                 # Ollama and some Gemini proxies send every call of a parallel batch at the
                 # same index: a new id there is a new call, and it takes over the index, so
                 # later fragments without an id continue it. An id seen at another index is
                 # another call all the same (some servers reuse ids): index tells calls apart.
-                call = self._known(delta.id, index) or self._new(index)
+                call = self._known(id, index) or self._new(index)
                 self.by_index[index] = call
             return call
         # No index (Gemini-style): decide from the id and name whether this is a new call.
         last = self.calls[-1] if self.calls else None
         if last is not None:
-            if delta.id:
-                if delta.id == last.id or not last.id:
+            if id:
+                if id == last.id or not last.id:
                     return last
-                known = self._known(delta.id, None)  # an id repeated later, out of order
+                known = self._known(id, None)  # an id repeated later, out of order
                 if known is not None:
                     return known
             elif not name or not last.name:
@@ -210,43 +210,120 @@ class StreamAccumulator:
         Args:
             chunk: The next chunk of the stream, in order.
         """
-        if chunk.id:
-            self.id = chunk.id
-        if chunk.model:
-            self.model = chunk.model
-        if chunk.created:
-            self.created = chunk.created
-        if chunk.system_fingerprint:
-            self.system_fingerprint = chunk.system_fingerprint
+        self._head(chunk.id, chunk.model, chunk.created, chunk.system_fingerprint)
         if chunk.service_tier:
             self.service_tier = chunk.service_tier
         if chunk.usage is not None:  # the last one wins: some servers send running totals
             self.usage = chunk.usage
         for piece in chunk.choices:
-            state = self._choices.get(piece.index)
-            if state is None:
-                state = self._choices[piece.index] = _Choice()
             delta = piece.delta
-            if delta.role:
-                state.role = delta.role
-            # Text fields add up, fragment by fragment, whichever reasoning field is used.
-            if delta.content is not None:
-                state.content.append(delta.content)
-            if delta.reasoning_content is not None:
-                state.reasoning_content.append(delta.reasoning_content)
-            if delta.reasoning is not None:
-                state.reasoning.append(delta.reasoning)
-            if delta.refusal is not None:
-                state.refusal.append(delta.refusal)
-            if delta.tool_calls:
-                state.add_calls(delta.tool_calls)
+            calls = delta.tool_calls
+            state = self._merge(
+                piece.index,
+                delta.role,
+                delta.content,
+                delta.reasoning_content,
+                delta.reasoning,
+                delta.refusal,
+                [
+                    (
+                        c.index,
+                        c.id,
+                        c.type,
+                        None if c.function is None else c.function.name,
+                        None if c.function is None else c.function.arguments,
+                    )
+                    for c in calls
+                ]
+                if calls
+                else None,
+                piece.finish_reason,
+            )
             if delta.__pydantic_extra__:
                 state.add_extra(delta.__pydantic_extra__)
             if piece.logprobs is not None:
                 state.add_logprobs(piece.logprobs)
-            if piece.finish_reason:
-                state.finish_reason = piece.finish_reason
-                self.finished = True
+
+    def add_plain(self, data: dict[str, Any]) -> None:
+        """Merge one chunk given as JSON data that `is_plain_chunk` vouched for.
+
+        The same as ``add(ChatCompletionChunk.model_validate(data))``, without building the
+        chunk's five models (most of a streamed chunk's cost in an agent run).
+
+        Args:
+            data: The next chunk of the stream, in order.
+        """
+        self._head(
+            data.get("id"), data.get("model"), data.get("created"), data.get("system_fingerprint")
+        )
+        for piece in data.get("choices", ()):
+            delta = piece.get("delta") or _NO_DELTA
+            calls = delta.get("tool_calls")
+            self._merge(
+                piece.get("index", 0),
+                delta.get("role"),
+                delta.get("content"),
+                delta.get("reasoning_content"),
+                delta.get("reasoning"),
+                delta.get("refusal"),
+                [
+                    (
+                        c.get("index"),
+                        c.get("id"),
+                        c.get("type"),
+                        (c.get("function") or _NO_DELTA).get("name"),
+                        (c.get("function") or _NO_DELTA).get("arguments"),
+                    )
+                    for c in calls
+                ]
+                if calls
+                else None,
+                piece.get("finish_reason"),
+            )
+
+    def _head(
+        self, id: str | None, model: str | None, created: int | None, fingerprint: str | None
+    ) -> None:
+        if id:
+            self.id = id
+        if model:
+            self.model = model
+        if created:
+            self.created = created
+        if fingerprint:
+            self.system_fingerprint = fingerprint
+
+    def _merge(
+        self,
+        index: int,
+        role: str | None,
+        content: str | None,
+        reasoning_content: str | None,
+        reasoning: str | None,
+        refusal: str | None,
+        calls: list[_CallDelta] | None,
+        finish_reason: str | None,
+    ) -> _Choice:
+        state = self._choices.get(index)
+        if state is None:
+            state = self._choices[index] = _Choice()
+        if role:
+            state.role = role
+        # Text fields add up, fragment by fragment, whichever reasoning field is used.
+        if content is not None:
+            state.content.append(content)
+        if reasoning_content is not None:
+            state.reasoning_content.append(reasoning_content)
+        if reasoning is not None:
+            state.reasoning.append(reasoning)
+        if refusal is not None:
+            state.refusal.append(refusal)
+        if calls:
+            state.add_calls(calls)
+        if finish_reason:
+            state.finish_reason = finish_reason
+            self.finished = True
+        return state
 
     def completion(self) -> ChatCompletion:
         """The completion assembled from the chunks so far.
@@ -264,3 +341,80 @@ class StreamAccumulator:
             system_fingerprint=self.system_fingerprint,
             service_tier=self.service_tier,
         )
+
+
+_NO_DELTA: dict[str, Any] = {}
+_Kinds = type | tuple[type, ...]
+_TEXT: _Kinds = (str, type(None))
+# The keys a plain chunk may have at each level, and the types their values must be. A key
+# outside these (a provider's field, an "error") or any other type sends the chunk through
+# the model, whose validation and normalisation (null ids, float timestamps, content parts)
+# then apply as always.
+_CHUNK_KEYS: dict[str, _Kinds] = {
+    "id": str,
+    "object": str,
+    "model": str,
+    "created": int,
+    "system_fingerprint": _TEXT,
+    "choices": list,
+}
+_CHOICE_KEYS: dict[str, _Kinds] = {
+    "index": int,
+    "delta": dict,
+    "finish_reason": _TEXT,
+    "logprobs": type(None),
+}
+_DELTA_KEYS: dict[str, _Kinds] = {
+    "role": _TEXT,
+    "content": _TEXT,
+    "reasoning_content": _TEXT,
+    "reasoning": _TEXT,
+    "refusal": _TEXT,
+    "tool_calls": (list, type(None)),
+}
+_CALL_KEYS: dict[str, _Kinds] = {
+    "index": (int, type(None)),
+    "id": _TEXT,
+    "type": _TEXT,
+    "function": (dict, type(None)),
+}
+_FUNCTION_KEYS: dict[str, _Kinds] = {"name": _TEXT, "arguments": _TEXT}
+
+
+def is_plain_chunk(data: Any) -> bool:
+    """True when ``data`` is a chunk that validates to itself: no field to fill or convert.
+
+    Such a chunk can be merged as data (`StreamAccumulator.add_plain`); the answer is the one
+    `ChatCompletionChunk` validation would give. Anything else (a provider field, usage, a
+    null where the model fills a default, an ``int`` that is a ``bool``) returns False.
+
+    Args:
+        data: A chunk parsed from JSON.
+    """
+    if not _fits(data, _CHUNK_KEYS):
+        return False
+    for piece in data.get("choices", ()):
+        if not _fits(piece, _CHOICE_KEYS):
+            return False
+        delta = piece.get("delta")
+        if delta is None:
+            continue
+        if not _fits(delta, _DELTA_KEYS):
+            return False
+        for call in delta.get("tool_calls") or ():
+            if not _fits(call, _CALL_KEYS):
+                return False
+            function = call.get("function")
+            if function is not None and not _fits(function, _FUNCTION_KEYS):
+                return False
+    return True
+
+
+def _fits(data: Any, keys: Mapping[str, _Kinds]) -> bool:
+    if type(data) is not dict:
+        return False
+    for key, value in data.items():
+        kinds = keys.get(key)
+        if kinds is None or not isinstance(value, kinds) or type(value) is bool:
+            return False
+    return True

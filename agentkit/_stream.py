@@ -18,9 +18,10 @@ from typing import Any, NoReturn
 
 import anyio
 import httpx
+import pydantic_core
 from pydantic import ValidationError
 
-from agentkit._accumulate import StreamAccumulator
+from agentkit._accumulate import StreamAccumulator, is_plain_chunk
 from agentkit._http_errors import loads
 from agentkit._redact import Secret, redact, redact_json
 from agentkit._sse import DEFAULT_MAX_EVENT_BYTES, ServerSentEvent, SSEParser
@@ -39,6 +40,7 @@ from agentkit.types import (
     ChunkChoice,
     DeltaFunctionCall,
     DeltaToolCall,
+    _reasoning_of,
 )
 
 __all__ = ["ChatStream", "parse_completion", "redact", "undecodable"]
@@ -183,7 +185,9 @@ class ChatStream:
         self._bytes: AsyncIterator[bytes] | None = None  # response.aiter_bytes()
         self._parser = SSEParser(max_event_bytes)
         self._accumulator = StreamAccumulator()
-        self._pending: deque[ChatCompletionChunk] = deque()
+        # Typed chunks; or, once `text_deltas` is reading, (reasoning, text) pairs.
+        self._pending: deque[Any] = deque()
+        self._lean = False
         self._received = 0
         self._attempt = 0
         self._ended = False
@@ -193,7 +197,33 @@ class ChatStream:
     def __aiter__(self) -> ChatStream:
         return self
 
+    def text_deltas(self) -> AsyncIterator[tuple[str | None, str | None]]:
+        """Read the stream as ``(reasoning, text)`` pieces of its first choice, not as chunks.
+
+        What `Agent.stream` reads: the same stream and the same final completion, without
+        building a typed chunk for each plain event (a chunk of only the standard fields,
+        merged as data; any other goes through `ChatCompletionChunk` as always). Use it
+        instead of iterating the stream, from the start; pieces without text are skipped.
+
+        Returns:
+            An async iterator of ``(reasoning, text)``: either may be None, not both.
+
+        Raises:
+            RuntimeError: Chunks were already read from the stream.
+        """
+        if self._received or self._pending:
+            raise RuntimeError("text_deltas() reads a stream from its start")
+        self._lean = True
+        return _TextDeltas(self)
+
     async def __anext__(self) -> ChatCompletionChunk:
+        if self._lean:
+            raise RuntimeError("this stream is read with text_deltas(), not as chunks")
+        chunk: ChatCompletionChunk = await self._next()
+        return chunk
+
+    async def _next(self) -> Any:
+        """The next queued item (a chunk, or a text pair when lean), reading as needed."""
         pending = self._pending
         while not pending:
             error, self._error = self._error, None
@@ -230,7 +260,7 @@ class ChatStream:
             StreamInterruptedError: The stream broke or ended before a ``finish_reason``.
             APIStreamError: The server sent an error event.
         """
-        async for _ in self:
+        async for _ in _TextDeltas(self) if self._lean else self:
             pass
         if self._final is not None:
             return self._final
@@ -303,8 +333,7 @@ class ChatStream:
         self._final = completion
         chunk = _as_chunk(completion)
         self._accumulator.add(chunk)
-        self._pending.append(chunk)
-        self._received += 1
+        self._queue(chunk)
 
     async def _drain(self) -> None:
         """Read the body's end after ``[DONE]``, so httpx's generators finish cleanly.
@@ -336,9 +365,26 @@ class ChatStream:
     def _handle(self, events: list[ServerSentEvent], *, at_eof: bool = False) -> APIError | None:
         """Queue the chunks of ``events``; returns the error that ends the stream, if any."""
         add = self._accumulator.add
+        pending = self._pending
         for event in events:
             if event.event == "error":
                 return self._stream_error(event.data)
+            if self._lean:
+                data = _plain(event.data)
+                if data is not None:
+                    self._accumulator.add_plain(data)
+                    self._received += 1
+                    choices = data.get("choices")
+                    if choices:
+                        delta = choices[0].get("delta")
+                        if delta:
+                            reasoning = _reasoning_of(
+                                delta.get("reasoning_content"), delta.get("reasoning")
+                            )
+                            text = delta.get("content")
+                            if reasoning or text:
+                                pending.append((reasoning, text))
+                    continue
             try:
                 chunk = ChatCompletionChunk.model_validate_json(event.data)
             except ValidationError:
@@ -354,9 +400,18 @@ class ChatStream:
             if extra and "error" in extra:
                 return self._stream_error(event.data)
             add(chunk)
-            self._pending.append(chunk)
-            self._received += 1
+            self._queue(chunk)
         return None
+
+    def _queue(self, chunk: ChatCompletionChunk) -> None:
+        self._received += 1
+        if not self._lean:
+            self._pending.append(chunk)
+        elif chunk.choices:
+            delta = chunk.choices[0].delta
+            reasoning = delta.reasoning_text
+            if reasoning or delta.content:
+                self._pending.append((reasoning, delta.content))
 
     def _stream_error(self, data: bytes) -> APIStreamError:
         text = redact(data.decode("utf-8", "replace"), self._secret)
@@ -407,3 +462,28 @@ class ChatStream:
         await self._wait(self._attempt, error, None)
         self._attempt += 1
         self._parser = SSEParser(self._max_event_bytes)
+
+
+class _TextDeltas:
+    """`ChatStream.text_deltas`: an iterator, not an async generator (no closing to forget)."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: ChatStream) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> _TextDeltas:
+        return self
+
+    async def __anext__(self) -> tuple[str | None, str | None]:
+        item: tuple[str | None, str | None] = await self._stream._next()
+        return item
+
+
+def _plain(data: bytes) -> dict[str, Any] | None:
+    """The chunk ``data`` holds, as JSON data, if it is a plain one (`is_plain_chunk`)."""
+    try:
+        parsed = pydantic_core.from_json(data)
+    except ValueError:  # not JSON, or nested too deeply: the model path says what is wrong
+        return None
+    return parsed if is_plain_chunk(parsed) else None

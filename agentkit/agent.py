@@ -695,14 +695,11 @@ class Agent(Generic[OutputT]):
     ) -> AsyncGenerator[ReasoningDelta | TextDelta | ChatCompletion, None]:
         """`_model_stream` with the completion as the client assembled it (not JSON data)."""
         async with self.client.stream(**params) as chunks:
-            async for chunk in chunks:
-                if chunk.choices:
-                    delta = chunk.choices[0].delta
-                    reasoning = delta.reasoning_text  # reasoning_content or reasoning
-                    if reasoning:
-                        yield ReasoningDelta(text=reasoning)
-                    if delta.content:
-                        yield TextDelta(text=delta.content)
+            async for reasoning, text in chunks.text_deltas():  # reasoning_content or reasoning
+                if reasoning:
+                    yield ReasoningDelta(text=reasoning)
+                if text:
+                    yield TextDelta(text=text)
             completion = await chunks.get_final_completion()
         yield completion
 
