@@ -13,7 +13,7 @@ import functools
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -56,7 +56,61 @@ _LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
 
 def _new_pool(timeout: httpx.Timeout, ssl: ssl.SSLContext) -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=timeout, limits=_LIMITS, verify=ssl)
+    transport = httpx.AsyncHTTPTransport(verify=ssl, limits=_LIMITS)
+    return httpx.AsyncClient(timeout=timeout, transport=_Gated(transport, _MAX_IN_FLIGHT))
+
+
+# httpcore hands out connections by scanning every queued request against every connection,
+# each time one is freed: with 10,000 concurrent runs, 9,000 requests waiting for the pool's
+# 1,000 connections made that quadratic and the runs never finished. So requests past the
+# pool's size wait here, in a plain FIFO semaphore, and httpcore's queue stays short.
+_MAX_IN_FLIGHT = _LIMITS.max_connections or 1000
+
+
+class _Gated(httpx.AsyncBaseTransport):
+    """A transport that lets at most ``limit`` requests (until their body is closed) through."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, limit: int) -> None:
+        self._inner = inner
+        self._slots = anyio.Semaphore(limit, fast_acquire=True)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        slots = self._slots
+        await slots.acquire()  # fast_acquire: a free slot costs no pass around the loop
+        try:
+            response = await self._inner.handle_async_request(request)
+        except BaseException:
+            slots.release()
+            raise
+        response.stream = _Releasing(response.stream, slots)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _Releasing(httpx.AsyncByteStream):
+    """A response body that gives its request's slot back when it is closed (once)."""
+
+    __slots__ = ("_slots", "_stream")
+
+    def __init__(self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, slots: Any) -> None:
+        self._stream = stream
+        self._slots: Any = slots
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        assert isinstance(self._stream, httpx.AsyncByteStream)
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        slots, self._slots = self._slots, None
+        try:
+            assert isinstance(self._stream, httpx.AsyncByteStream)
+            await self._stream.aclose()
+        finally:
+            if slots is not None:
+                slots.release()
 
 
 class LoopPools:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from agentkit import (
 )
 from agentkit.durable.dbos import ApprovalRequested, DBOSAgent, DBOSRun
 from agentkit.testing import FakeServer, tool_calls
+from tests.test_otel import Telemetry
 
 ROOT = Path(__file__).resolve().parent.parent
 calls: list[str] = []
@@ -56,6 +59,32 @@ impatient = DBOSAgent(
 # Only ever run by DBOS's own event loop (from its queue): its client lives there.
 queued = DBOSAgent(Agent("fake-model", tools=[add], name="queued"), polling_interval=0.05)
 short = DBOSAgent(Agent("fake-model", tools=[add], name="short", max_steps=1))
+in_flight = {"now": 0, "most": 0}
+in_flight_lock = threading.Lock()
+
+
+@tool
+def slow_add(a: int, b: int) -> int:
+    """Add two numbers, slowly, counting how many calls run at once."""
+    with in_flight_lock:
+        in_flight["now"] += 1
+        in_flight["most"] = max(in_flight["most"], in_flight["now"])
+    time.sleep(0.2)
+    with in_flight_lock:
+        in_flight["now"] -= 1
+    return a + b
+
+
+telemetry = Telemetry()  # an SDK provider recording in memory, and its interceptor
+traced = DBOSAgent(
+    Agent("fake-model", tools=[add], name="traced", interceptors=[telemetry.interceptor])
+)
+
+
+# Like `queued`, only run from its queue; at most two of its runs at once, across workers.
+narrow = DBOSAgent(
+    Agent("fake-model", tools=[slow_add], name="narrow"), concurrency=2, polling_interval=0.05
+)
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +151,25 @@ async def test_a_run_is_a_workflow_and_each_request_and_tool_call_a_named_step(m
     # The same Agent, unchanged, still runs plain.
     model.enqueue(tool_calls(("add", {"a": 1, "b": 2})), "3")
     assert (await calc_agent.run("add")).output == "3"
+
+
+async def test_a_traced_durable_run_is_one_span_tree_around_its_steps(model):
+    model.enqueue(tool_calls(("add", {"a": 1, "b": 2}), ("add", {"a": 3, "b": 4})), "3 and 7")
+    result = await traced.run("add twice", run_id="traced-1")
+    assert result.output == "3 and 7"
+    assert telemetry.tree() == [
+        [
+            "invoke_agent traced",
+            ["chat fake-model", "execute_tool add", "execute_tool add", "chat fake-model"],
+        ]
+    ]
+    assert await steps_of("traced-1") == [
+        "agentkit.traced.model_request",
+        "agentkit.traced.tool.add",
+        "agentkit.traced.tool.add",
+        "agentkit.traced.model_request",
+    ]
+    await traced.agent.client.aclose()
 
 
 async def test_a_finished_run_id_returns_the_recorded_result_without_running_again(model):
@@ -229,6 +277,19 @@ async def test_runs_queued_from_this_process_run_on_dbos_s_loop(model):
         outputs = [(await run.result(poll_interval=0.05)).output for run in (first, second)]
     assert outputs == ["sum 42", "sum 42"]
     assert await second.status() == "SUCCESS"
+
+
+async def test_a_queue_runs_at_most_its_concurrency_at_once(model):
+    model.responder = lambda body: (
+        tool_calls(("slow_add", {"a": 1, "b": 2}))
+        if body["messages"][-1]["role"] == "user"
+        else f"sum {body['messages'][-1]['content']}"
+    )
+    runs = [await narrow.start("add") for _ in range(6)]
+    with anyio.fail_after(30):
+        outputs = [(await run.result(poll_interval=0.05)).output for run in runs]
+    assert outputs == ["sum 3"] * 6
+    assert in_flight["most"] == 2  # reached, never passed
 
 
 async def test_only_an_explicit_true_approves(model):

@@ -156,6 +156,34 @@ async def test_allow_deny_prefix_and_approval(server: FakeServer, client: ChatCl
     )
 
 
+async def test_strict_only_where_the_schema_allows_and_an_approved_call_runs(
+    server: FakeServer, client: ChatClient
+):
+    mcp = MCPServer.stdio(
+        sys.executable, [RAW, "--open"], allow={"echo", "labels"}, requires_approval=True
+    )
+    asked: list[str] = []
+
+    def approve(request: Any) -> bool:
+        asked.append(request.name)
+        return True
+
+    server.enqueue(tool_calls(("echo", {"text": "approved"})), text("done"))
+    agent = Agent("m", tools=[mcp], client=client, strict_tools=True, approve=approve)
+    with anyio.fail_after(20):
+        result = await agent.run("echo")
+    sent = {t["function"]["name"]: t["function"] for t in server.requests[0]["tools"]}
+    assert sent["echo"]["strict"] is True
+    assert sent["echo"]["parameters"]["additionalProperties"] is False
+    assert "strict" not in sent["labels"]  # strict would change what it accepts: sent as given
+    assert sent["labels"]["parameters"] == {
+        "type": "object",
+        "properties": {"labels": {"type": "object", "additionalProperties": {"type": "string"}}},
+    }
+    assert asked == ["echo"]
+    assert result.messages[-2]["content"] == "approved"
+
+
 async def test_name_clashes_fail_at_run_start(client: ChatClient):
     @tool
     def echo(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -109,6 +110,26 @@ async def test_agentkit_consumes_agentkit_over_http(server: FakeServer, client: 
     assert replies == ["3", "error: ZeroDivisionError: float division by zero"]
     sent = {t["function"]["name"]: t["function"]["parameters"] for t in server.requests[0]["tools"]}
     assert sent["h_add"] == add.parameters
+
+
+async def test_the_cli_serves_over_http_on_loopback(server: FakeServer):
+    """`agentkit mcp serve --http 127.0.0.1:0` in its own process, read by the SDK's client."""
+    command = [sys.executable, *SERVE, "--http", "127.0.0.1:0"]
+    with anyio.fail_after(30):
+        async with await anyio.open_process(command, env={**os.environ, **env_for(server)}) as proc:
+            try:
+                assert proc.stderr is not None
+                said = b""
+                async for piece in proc.stderr:  # "serving 3 tool(s) over MCP at http://..."
+                    said += piece
+                    if b"/mcp" in said:
+                        break
+                url = said.decode().split(" at ")[-1].split()[0]
+                assert url.startswith("http://127.0.0.1:") and url.endswith("/mcp"), said
+                async with Client(url) as client:
+                    await check_served(client, server)
+            finally:
+                proc.terminate()
 
 
 def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]):

@@ -31,6 +31,7 @@ except ImportError as exc:  # pragma: no cover - tested in a subprocess without 
     ) from exc
 
 from agentkit.agent import Agent
+from agentkit.durable import _only_own_tools
 from agentkit.durable._dbos_run import (
     EVENTS_KEY,
     ApprovalRequested,
@@ -99,6 +100,7 @@ class DBOSAgent(Generic[OutputT]):
                 "a durable agent needs a stable name: Agent(..., name='support') or "
                 "DBOSAgent(agent, name='support')"
             )
+        _only_own_tools(agent, "DBOSAgent")
         if (concurrency is not None and concurrency < 1) or (
             worker_concurrency is not None and worker_concurrency < 1
         ):

@@ -51,6 +51,7 @@ from typing_extensions import TypeVar
 
 from agentkit.agent import Agent
 from agentkit.context import RunContext
+from agentkit.durable import _only_own_tools
 from agentkit.durable._temporal_handle import AgentRunHandle, RunStatus
 from agentkit.durable._temporal_run import WORKFLOW_NAME, register
 from agentkit.durable._temporal_workflow import AgentWorkflow
@@ -145,6 +146,7 @@ class TemporalAgent(Generic[OutputT]):
         name = name or agent.name
         if not name:
             raise ValueError("a TemporalAgent needs a name: Agent(..., name=...) or name=...")
+        _only_own_tools(agent, "TemporalAgent")
         unknown = set(tool_activities or ()) - set(agent.tools)
         if unknown:
             raise ValueError(f"tool_activities names unknown tools: {sorted(unknown)}")

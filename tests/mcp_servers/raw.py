@@ -21,6 +21,10 @@ TOOLS: list[dict[str, Any]] = [
     {"name": "media", "description": "An image and resources.", "inputSchema": EMPTY},
     {"name": "fail", "description": "Reports an error.", "inputSchema": EMPTY},
 ]  # fmt: skip
+if "--open" in sys.argv:  # a schema strict mode cannot express: free-form labels
+    LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
+    TOOLS.append({"name": "labels", "description": "Tag things.",
+                  "inputSchema": {"type": "object", "properties": {"labels": LABELS}}})  # fmt: skip
 MEDIA = [
     {"type": "text", "text": "a red dot"},
     {"type": "image", "data": "iVBORw0KGgo=", "mimeType": "image/png"},
