@@ -27,8 +27,6 @@ from agentkit.tools import Tool
 DEFAULT_MODEL = "gpt-5.4-mini"
 """The model used online when neither ``--model`` nor ``AGENTKIT_MODEL`` names one."""
 
-_KEY_VARIABLES = ("AGENTKIT_API_KEY", "OPENAI_API_KEY")
-
 
 class _UsageError(Exception):
     """A command line that parses but cannot work (bad ``--tool``, ``--online`` without key...)."""
@@ -66,15 +64,17 @@ def _paired(args: argparse.Namespace, env: Mapping[str, str]) -> _Endpoint:
     key family's own: ``AGENTKIT_BASE_URL`` or the gateway for ``AGENTKIT_API_KEY``,
     ``OPENAI_BASE_URL`` or OpenAI's API for ``OPENAI_API_KEY``; with no key, either variable.
     """
-    key_source: str | None = next((k for k in _KEY_VARIABLES if env.get(k)), None)
-    url_source, base, _, _ = _config.endpoint(args.base_url, None, env, url_name="--base-url")
+    url_source, base, source, raw_key = _config.endpoint(
+        args.base_url, None, env, url_name="--base-url"
+    )
+    key_source = source if raw_key else None
     url: tuple[str, str] | None = (url_source, base)
     if url_source == "the default" and key_source is None:
         url = None  # nothing configured: the offline demo model
     elif url_source == "the default" and key_source == "OPENAI_API_KEY":
         url = ("OpenAI's default", base)
     try:
-        key = _config.api_key(key_source, env[key_source]) if key_source else None
+        key = _config.api_key(key_source, raw_key) if key_source else None
     except InvalidRequestError as exc:  # a key no header can carry: fix it and rerun
         raise _UsageError(str(exc)) from None
     model = args.model or env.get("AGENTKIT_MODEL") or DEFAULT_MODEL

@@ -55,16 +55,16 @@ def _nothing() -> None:
 _LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
 
-def _new_pool(timeout: httpx.Timeout, ssl: ssl.SSLContext) -> httpx.AsyncClient:
-    transport = httpx.AsyncHTTPTransport(verify=ssl, limits=_LIMITS)
-    return httpx.AsyncClient(timeout=timeout, transport=_Gated(transport, _MAX_IN_FLIGHT))
-
-
 # httpcore hands out connections by scanning every queued request against every connection,
 # each time one is freed: with 10,000 concurrent runs, 9,000 requests waiting for the pool's
 # 1,000 connections made that quadratic and the runs never finished. So requests past the
 # pool's size wait here, in a plain FIFO semaphore, and httpcore's queue stays short.
 _MAX_IN_FLIGHT = _LIMITS.max_connections or 1000
+
+
+def _new_pool(timeout: httpx.Timeout, ssl: ssl.SSLContext) -> httpx.AsyncClient:
+    transport = httpx.AsyncHTTPTransport(verify=ssl, limits=_LIMITS)
+    return httpx.AsyncClient(timeout=timeout, transport=_Gated(transport, _MAX_IN_FLIGHT))
 
 
 class _Gated(httpx.AsyncBaseTransport):
@@ -92,11 +92,11 @@ class _Gated(httpx.AsyncBaseTransport):
 class _Releasing(httpx.AsyncByteStream):
     """A response body that gives its request's slot back when it is closed (once)."""
 
-    __slots__ = ("_slots", "_stream")
-
-    def __init__(self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, slots: Any) -> None:
+    def __init__(
+        self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, slots: anyio.Semaphore
+    ) -> None:
         self._stream = stream
-        self._slots: Any = slots
+        self._slots: anyio.Semaphore | None = slots
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         assert isinstance(self._stream, httpx.AsyncByteStream)

@@ -365,7 +365,6 @@ class ChatStream:
     def _handle(self, events: list[ServerSentEvent], *, at_eof: bool = False) -> APIError | None:
         """Queue the chunks of ``events``; returns the error that ends the stream, if any."""
         add = self._accumulator.add
-        pending = self._pending
         for event in events:
             if event.event == "error":
                 return self._stream_error(event.data)
@@ -375,15 +374,13 @@ class ChatStream:
                     self._accumulator.add_plain(data)
                     self._received += 1
                     choices = data.get("choices")
-                    if choices:
-                        delta = choices[0].get("delta")
-                        if delta:
-                            reasoning = _reasoning_of(
-                                delta.get("reasoning_content"), delta.get("reasoning")
-                            )
-                            text = delta.get("content")
-                            if reasoning or text:
-                                pending.append((reasoning, text))
+                    delta = choices[0].get("delta") if choices else None
+                    if delta:
+                        self._queue_text(
+                            delta.get("reasoning_content"),
+                            delta.get("reasoning"),
+                            delta.get("content"),
+                        )
                     continue
             try:
                 chunk = ChatCompletionChunk.model_validate_json(event.data)
@@ -409,9 +406,15 @@ class ChatStream:
             self._pending.append(chunk)
         elif chunk.choices:
             delta = chunk.choices[0].delta
-            reasoning = delta.reasoning_text
-            if reasoning or delta.content:
-                self._pending.append((reasoning, delta.content))
+            self._queue_text(delta.reasoning_content, delta.reasoning, delta.content)
+
+    def _queue_text(
+        self, reasoning_content: str | None, reasoning: str | None, content: str | None
+    ) -> None:
+        """Queue a lean read's (reasoning, text) pair of the first choice, if it has text."""
+        thought = _reasoning_of(reasoning_content, reasoning)
+        if thought or content:
+            self._pending.append((thought, content))
 
     def _stream_error(self, data: bytes) -> APIStreamError:
         text = redact(data.decode("utf-8", "replace"), self._secret)
