@@ -5,10 +5,10 @@ token, and enters a shielded cancel scope for the wait. On asyncio `run_sync` ta
 token at once (else it waits in line), hands the call to a thread pool as `asyncio.to_thread`
 does, and enters a cancel scope only when cancelled. What anyio promises stays true: the same
 limiter bounds the threads (the pool itself is unbounded, so only the limiter makes a call
-wait), a cancelled caller starts no thread, the call runs in a copy of the caller's context,
-and a caller cancelled mid-call waits for the thread to finish before the cancellation takes
-effect, so no thread is left running on its own. On trio, and for a call that may be
-abandoned, it is anyio's own hop.
+wait), a cancelled caller starts no thread (nor a call no thread has taken yet), the call
+runs in a copy of the caller's context, and a caller cancelled mid-call waits for the thread
+to finish before the cancellation takes effect, so no thread is left running on its own. On
+trio, and for a call that may be abandoned, it is anyio's own hop.
 """
 
 from __future__ import annotations
@@ -77,16 +77,19 @@ async def run_sync(
     except anyio.WouldBlock:
         await tokens.acquire_on_behalf_of(borrower)  # in line, as anyio waits for a token
     try:
-        done = asyncio.wrap_future(_threads().submit(contextvars.copy_context().run, fn), loop=loop)
+        call = _threads().submit(contextvars.copy_context().run, fn)
         try:
-            # Shielded: cancelling the caller must not cancel the call (it would then never
-            # start, or run on unobserved).
-            return await asyncio.shield(done)
+            # Awaited directly, not through asyncio.shield (one pass around the loop less
+            # per call): cancelling this wait cancels `call` only if no thread has taken it
+            # yet, so it never runs; once running, it cannot be cancelled.
+            return await asyncio.wrap_future(call, loop=loop)
         except asyncio.CancelledError:
-            # As anyio's shielded wait: the thread ends first, then the cancellation goes on.
-            # The scope stops anyio from cancelling this wait again on every loop pass.
-            with anyio.CancelScope(shield=True):
-                await asyncio.wait((done,))
+            if not call.cancelled():
+                # As anyio's shielded wait: the thread ends first, then the cancellation
+                # goes on. The scope stops anyio from cancelling this wait again on every
+                # loop pass.
+                with anyio.CancelScope(shield=True):
+                    await asyncio.wait((asyncio.wrap_future(call, loop=loop),))
             raise
     finally:
         tokens.release_on_behalf_of(borrower)

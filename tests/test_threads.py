@@ -171,3 +171,34 @@ async def test_a_caller_already_cancelled_starts_no_thread() -> None:
         await note.invoke("{}")
     assert scope.cancelled_caught
     assert ran == []
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_call_cancelled_before_a_thread_takes_it_never_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agentkit import _threads
+
+    busy, release = threading.Event(), threading.Event()
+    ran: list[str] = []
+    def occupy() -> None:
+        busy.set()
+        release.wait(5)
+
+    one = ThreadPoolExecutor(1)  # its only thread is kept busy: the call waits in its queue
+    one.submit(occupy)
+    monkeypatch.setattr(_threads, "_threads", lambda: one)
+    try:
+        assert busy.wait(5)
+        with anyio.fail_after(5):
+            with anyio.move_on_after(0.05) as scope:
+                await _threads.run_sync(lambda: ran.append("ran"))
+        assert scope.cancelled_caught  # at once: there was no thread to wait for
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        assert limiter.borrowed_tokens == 0
+    finally:
+        release.set()
+        one.shutdown(wait=True)
+    assert ran == []
