@@ -15,11 +15,7 @@ from typing import Any
 from agentkit.types import (
     ChatCompletion,
     ChatCompletionChunk,
-    Choice,
     CompletionUsage,
-    FunctionCall,
-    Message,
-    ToolCall,
 )
 
 __all__ = ["StreamAccumulator", "is_plain_chunk"]
@@ -150,29 +146,32 @@ class _Choice:
                 # {"refusal": null} stays null, as in the non-streamed answer.
                 self.logprobs[key] = value
 
-    def build(self, index: int) -> Choice:
-        tool_calls = None
-        if self.calls:
-            tool_calls = [
-                ToolCall(
-                    id=call.id,
-                    type=call.type,
-                    function=FunctionCall(name=call.name, arguments="".join(call.arguments)),
-                )
+    def build(self, index: int) -> dict[str, Any]:
+        """This choice as JSON data: `StreamAccumulator.completion` validates it whole."""
+        message: dict[str, Any] = {
+            **(self.extra or {}),  # provider fields: never a declared field's name
+            "role": self.role,
+            "content": _join(self.content),
+            "reasoning_content": _join(self.reasoning_content),
+            "reasoning": _join(self.reasoning),
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": call.type,
+                    "function": {"name": call.name, "arguments": "".join(call.arguments)},
+                }
                 for call in self.calls
             ]
-        message = Message(
-            role=self.role,
-            content=_join(self.content),
-            reasoning_content=_join(self.reasoning_content),
-            reasoning=_join(self.reasoning),
-            tool_calls=tool_calls,
-            refusal=_join(self.refusal),
-            **(self.extra or {}),
-        )
-        return Choice(
-            index=index, message=message, finish_reason=self.finish_reason, logprobs=self.logprobs
-        )
+            if self.calls
+            else None,
+            "refusal": _join(self.refusal),
+        }
+        return {
+            "index": index,
+            "message": message,
+            "finish_reason": self.finish_reason,
+            "logprobs": self.logprobs,
+        }
 
 
 def _join(pieces: list[str]) -> str | None:
@@ -332,14 +331,17 @@ class StreamAccumulator:
             A ``ChatCompletion`` shaped like the server's non-streaming answer; choices whose
             stream had no ``finish_reason`` yet keep ``finish_reason=None``.
         """
-        return ChatCompletion(
-            id=self.id,
-            created=self.created,
-            model=self.model,
-            choices=[state.build(index) for index, state in sorted(self._choices.items())],
-            usage=self.usage,
-            system_fingerprint=self.system_fingerprint,
-            service_tier=self.service_tier,
+        # One validation of the whole, not a constructor call per nested model (~2x faster).
+        return ChatCompletion.model_validate(
+            {
+                "id": self.id,
+                "created": self.created,
+                "model": self.model,
+                "choices": [state.build(i) for i, state in sorted(self._choices.items())],
+                "usage": self.usage,
+                "system_fingerprint": self.system_fingerprint,
+                "service_tier": self.service_tier,
+            }
         )
 
 
