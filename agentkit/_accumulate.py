@@ -9,8 +9,9 @@ at different indexes (two calls, as the non-streamed answer has them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
+
+from pydantic_core import CoreSchema, SchemaValidator, core_schema
 
 from agentkit.types import (
     ChatCompletion,
@@ -18,7 +19,7 @@ from agentkit.types import (
     CompletionUsage,
 )
 
-__all__ = ["StreamAccumulator", "is_plain_chunk"]
+__all__ = ["StreamAccumulator", "is_plain_chunk", "plain_chunk"]
 
 
 # One tool-call fragment: index, id, type, function name, arguments (None where not sent).
@@ -255,6 +256,9 @@ class StreamAccumulator:
         self._head(
             data.get("id"), data.get("model"), data.get("created"), data.get("system_fingerprint")
         )
+        usage = data.get("usage")
+        if usage is not None:  # the last one wins, as in `add`
+            self.usage = CompletionUsage.model_validate(usage)
         for piece in data.get("choices", ()):
             delta = piece.get("delta") or _NO_DELTA
             calls = delta.get("tool_calls")
@@ -346,77 +350,106 @@ class StreamAccumulator:
 
 
 _NO_DELTA: dict[str, Any] = {}
-_Kinds = type | tuple[type, ...]
-_TEXT: _Kinds = (str, type(None))
-# The keys a plain chunk may have at each level, and the types their values must be. A key
-# outside these (a provider's field, an "error") or any other type sends the chunk through
-# the model, whose validation and normalisation (null ids, float timestamps, content parts)
-# then apply as always.
-_CHUNK_KEYS: dict[str, _Kinds] = {
-    "id": str,
-    "object": str,
-    "model": str,
-    "created": int,
-    "system_fingerprint": _TEXT,
-    "choices": list,
-}
-_CHOICE_KEYS: dict[str, _Kinds] = {
-    "index": int,
-    "delta": dict,
-    "finish_reason": _TEXT,
-    "logprobs": type(None),
-}
-_DELTA_KEYS: dict[str, _Kinds] = {
-    "role": _TEXT,
-    "content": _TEXT,
-    "reasoning_content": _TEXT,
-    "reasoning": _TEXT,
-    "refusal": _TEXT,
-    "tool_calls": (list, type(None)),
-}
-_CALL_KEYS: dict[str, _Kinds] = {
-    "index": (int, type(None)),
-    "id": _TEXT,
-    "type": _TEXT,
-    "function": (dict, type(None)),
-}
-_FUNCTION_KEYS: dict[str, _Kinds] = {"name": _TEXT, "arguments": _TEXT}
+
+
+def _fields(fields: dict[str, CoreSchema], *, nullable: bool = False) -> CoreSchema:
+    """An object of these optional keys and no other (a provider's field is not plain)."""
+    schema = core_schema.typed_dict_schema(
+        {key: core_schema.typed_dict_field(value, required=False) for key, value in fields.items()},
+        extra_behavior="forbid",
+        total=False,
+    )
+    return core_schema.nullable_schema(schema) if nullable else schema
+
+
+def _list(items: CoreSchema, *, nullable: bool = False) -> CoreSchema:
+    schema = core_schema.list_schema(items, strict=True)
+    return core_schema.nullable_schema(schema) if nullable else schema
+
+
+_STR = core_schema.str_schema(strict=True)
+_INT = core_schema.int_schema(strict=True)  # strict: neither a bool, nor a float like 1.0
+_TEXT = core_schema.nullable_schema(_STR)
+# A plain chunk: only the standard keys, each of the exact JSON type that validates to itself
+# (a str, an int that is no bool, null only where the model keeps null). Any other key (a
+# provider's field, an "error") or value (a null id, a float timestamp, content parts, usage
+# details) fails it, and the chunk goes through `ChatCompletionChunk`, whose validation and
+# normalisation then apply as always.
+_PLAIN = SchemaValidator(
+    _fields(
+        {
+            "id": _STR,
+            "object": _STR,
+            "model": _STR,
+            "created": _INT,
+            "system_fingerprint": _TEXT,
+            "usage": _fields(
+                {"prompt_tokens": _INT, "completion_tokens": _INT, "total_tokens": _INT},
+                nullable=True,
+            ),
+            "choices": _list(
+                _fields(
+                    {
+                        "index": _INT,
+                        "delta": _fields(
+                            {
+                                "role": _TEXT,
+                                "content": _TEXT,
+                                "reasoning_content": _TEXT,
+                                "reasoning": _TEXT,
+                                "refusal": _TEXT,
+                                "tool_calls": _list(
+                                    _fields(
+                                        {
+                                            "index": core_schema.nullable_schema(_INT),
+                                            "id": _TEXT,
+                                            "type": _TEXT,
+                                            "function": _fields(
+                                                {"name": _TEXT, "arguments": _TEXT},
+                                                nullable=True,
+                                            ),
+                                        }
+                                    ),
+                                    nullable=True,
+                                ),
+                            },
+                            nullable=True,
+                        ),
+                        "finish_reason": _TEXT,
+                        "logprobs": core_schema.none_schema(),
+                    }
+                )
+            ),
+        }
+    )
+)
+
+
+def plain_chunk(raw: bytes) -> dict[str, Any] | None:
+    """The chunk ``raw`` holds, as JSON data, if it is a plain one; else None.
+
+    A plain chunk validates to itself as a `ChatCompletionChunk` (no field to fill, convert
+    or keep as extra), so it can be merged as data (`StreamAccumulator.add_plain`) with the
+    same result. Parsing and the check are one pass in pydantic-core.
+
+    Args:
+        raw: The ``data`` of one SSE event.
+    """
+    try:
+        plain: dict[str, Any] = _PLAIN.validate_json(raw)
+    except ValueError:  # not plain, not JSON, or nested too deeply: the model says which
+        return None
+    return plain
 
 
 def is_plain_chunk(data: Any) -> bool:
-    """True when ``data`` is a chunk that validates to itself: no field to fill or convert.
-
-    Such a chunk can be merged as data (`StreamAccumulator.add_plain`); the answer is the one
-    `ChatCompletionChunk` validation would give. Anything else (a provider field, usage, a
-    null where the model fills a default, an ``int`` that is a ``bool``) returns False.
+    """True when ``data`` (a chunk parsed from JSON) is plain: see `plain_chunk`.
 
     Args:
         data: A chunk parsed from JSON.
     """
-    if not _fits(data, _CHUNK_KEYS):
+    try:
+        _PLAIN.validate_python(data)
+    except ValueError:
         return False
-    for piece in data.get("choices", ()):
-        if not _fits(piece, _CHOICE_KEYS):
-            return False
-        delta = piece.get("delta")
-        if delta is None:
-            continue
-        if not _fits(delta, _DELTA_KEYS):
-            return False
-        for call in delta.get("tool_calls") or ():
-            if not _fits(call, _CALL_KEYS):
-                return False
-            function = call.get("function")
-            if function is not None and not _fits(function, _FUNCTION_KEYS):
-                return False
-    return True
-
-
-def _fits(data: Any, keys: Mapping[str, _Kinds]) -> bool:
-    if type(data) is not dict:
-        return False
-    for key, value in data.items():
-        kinds = keys.get(key)
-        if kinds is None or not isinstance(value, kinds) or type(value) is bool:
-            return False
     return True

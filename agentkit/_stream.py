@@ -18,10 +18,9 @@ from typing import Any, NoReturn
 
 import anyio
 import httpx
-import pydantic_core
 from pydantic import ValidationError
 
-from agentkit._accumulate import StreamAccumulator, is_plain_chunk
+from agentkit._accumulate import StreamAccumulator, plain_chunk
 from agentkit._http_errors import loads
 from agentkit._redact import Secret, redact, redact_json
 from agentkit._sse import DEFAULT_MAX_EVENT_BYTES, ServerSentEvent, SSEParser
@@ -369,7 +368,7 @@ class ChatStream:
             if event.event == "error":
                 return self._stream_error(event.data)
             if self._lean:
-                data = _plain(event.data)
+                data = plain_chunk(event.data)
                 if data is not None:
                     self._accumulator.add_plain(data)
                     self._received += 1
@@ -481,12 +480,3 @@ class _TextDeltas:
     async def __anext__(self) -> tuple[str | None, str | None]:
         item: tuple[str | None, str | None] = await self._stream._next()
         return item
-
-
-def _plain(data: bytes) -> dict[str, Any] | None:
-    """The chunk ``data`` holds, as JSON data, if it is a plain one (`is_plain_chunk`)."""
-    try:
-        parsed = pydantic_core.from_json(data)
-    except ValueError:  # not JSON, or nested too deeply: the model path says what is wrong
-        return None
-    return parsed if is_plain_chunk(parsed) else None

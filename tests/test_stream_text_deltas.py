@@ -57,7 +57,16 @@ chunks = st.fixed_dictionaries(
         "model": texts,
         "created": st.integers(0, 2**40) | anything,
         "system_fingerprint": texts,
-        "usage": st.none() | st.just({"prompt_tokens": 1, "completion_tokens": 2}),
+        "usage": st.none()
+        | st.just({"prompt_tokens": 1, "completion_tokens": 2})
+        | st.fixed_dictionaries(
+            {},
+            optional={
+                "prompt_tokens": st.none() | st.integers(0, 9) | anything,
+                "total_tokens": st.integers(0, 9),
+                "prompt_tokens_details": st.just({"cached_tokens": 1}),
+            },
+        ),
     },
 )
 
@@ -92,8 +101,10 @@ def test_the_standard_fields_are_plain_and_anything_else_is_not():
     plain = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
     assert is_plain_chunk(plain)
     assert is_plain_chunk({**base, "system_fingerprint": "fp", "choices": []})
+    assert is_plain_chunk({**base, "choices": [], "usage": {"prompt_tokens": 1}})
     for other in [
-        {**base, "choices": [], "usage": {"prompt_tokens": 1}},  # typed: CompletionUsage
+        {**base, "choices": [], "usage": {"prompt_tokens_details": {"cached_tokens": 1}}},
+        {**base, "choices": [], "usage": {"prompt_tokens": None}},  # the model fills 0
         {**base, "choices": [], "error": {"message": "x"}},  # an error in the stream
         {**base, "id": None, "choices": []},  # null id: the model fills ""
         {**base, "created": 1.5, "choices": []},  # a float timestamp: truncated

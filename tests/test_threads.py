@@ -183,6 +183,7 @@ async def test_a_call_cancelled_before_a_thread_takes_it_never_runs(
 
     busy, release = threading.Event(), threading.Event()
     ran: list[str] = []
+
     def occupy() -> None:
         busy.set()
         release.wait(5)
