@@ -9,6 +9,7 @@ into the repository) and replays each recorded response through an ``httpx.MockT
   whatever the network read boundaries (whole, line by line, fixed pieces, random cuts);
   a stream with an in-stream error yields every chunk before the error, then raises
   ``APIStreamError``;
+* ``text_deltas()`` (what ``Agent.stream`` reads) ends with the same completion or error;
 * where comparable, the streamed completion equals what ``complete()`` returns for the same
   answer sent whole: a reference body is built from the recorded chunks by a deliberately
   naive assembler written here (text fields joined, tool calls by index and id, last usage)
@@ -85,6 +86,22 @@ async def streamed(
             return seen, await stream.get_final_completion(), None
     except errors.AgentKitError as exc:
         return seen, None, exc
+
+
+async def streamed_as_text(
+    status: int, content_type: str, pieces: list[bytes]
+) -> tuple[str, ChatCompletion | None, BaseException | None]:
+    """What `Agent.stream` reads: ``text_deltas()``'s text, the final completion, the error."""
+    text: list[str] = []
+    try:
+        async with client_for(status, content_type, pieces).stream(
+            model="m", messages=USER
+        ) as stream:
+            async for _, words in stream.text_deltas():
+                text.append(words or "")
+            return "".join(text), await stream.get_final_completion(), None
+    except errors.AgentKitError as exc:
+        return "".join(text), None, exc
 
 
 def splits(raw: bytes, seed: str) -> dict[str, list[bytes]]:
@@ -270,6 +287,10 @@ async def check_sse(record: dict[str, Any], fail: Callable[[str], None]) -> None
     for name, (dumped, final) in results.items():
         if (dumped, final) != (first_chunks, first_final):
             fail(f"{name}: chunks or completion differ from the whole-body read")
+    # The lean read (plain chunks merged as data) must end the same way as the typed one.
+    _, lean_final, lean_error = await streamed_as_text(status, content_type, [raw])
+    if lean_final != first_final or (lean_error is None) != (not has_error):
+        fail(f"text_deltas() ends differently: {lean_error!r}")
     if has_error or first_final is None:
         return
     client = client_for(200, "application/json", [json.dumps(expected_body).encode()])
