@@ -181,7 +181,7 @@ class ChatStream:
         self._max_event_bytes = max_event_bytes
         self._request: httpx.Request | None = None
         self._response: httpx.Response | None = None
-        self._bytes: AsyncIterator[bytes] | None = None  # response.aiter_bytes()
+        self._bytes: AsyncIterator[bytes] | None = None  # the response's body
         self._parser = SSEParser(max_event_bytes)
         self._accumulator = StreamAccumulator()
         # Typed chunks; or, once `text_deltas` is reading, (reasoning, text) pairs.
@@ -287,7 +287,14 @@ class ChatStream:
             if self._response.headers.get("content-type", "").startswith("application/json"):
                 await self._whole_answer(self._response)
                 return
-            self._bytes = self._response.aiter_bytes()
+            response = self._response
+            # An unencoded body still on the wire is read raw: aiter_bytes would pass each
+            # read through an identity decoder and a re-chunker for nothing (a few us per
+            # read, ~10 reads a request). An encoded one (gzip, br...), or one already read
+            # (a response hook, bytes content), goes through aiter_bytes as always.
+            coding = response.headers.get("content-encoding", "").strip().lower()
+            raw = coding in ("", "identity") and not response.is_stream_consumed
+            self._bytes = response.aiter_raw() if raw else response.aiter_bytes()
         parser = self._parser
         assert self._bytes is not None
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import email.utils
+import gzip
 import json
 import logging
 import time
@@ -1251,6 +1252,39 @@ async def test_body_that_cannot_be_decoded(content_type: str, stream: bool):
             await client.complete(model="m", messages=USER)
     assert isinstance(caught.value.__cause__, httpx.DecodingError)
     assert len(seen) == 1  # the same answer would come back: not retried
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity", None])
+async def test_a_stream_reads_the_same_whatever_its_content_encoding(encoding: str | None):
+    # An unencoded body is read raw, an encoded one through httpx's decoder: same answer.
+    raw = (STREAMS / "openai_tool_calls.sse").read_bytes()
+    headers = {"content-type": "text/event-stream"}
+    if encoding is not None:
+        headers["content-encoding"] = encoding
+    body = gzip.compress(raw) if encoding == "gzip" else raw
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for i in range(0, len(body), 50):  # read from the network, so httpx decodes it then
+            yield body[i : i + 50]
+
+    def answer() -> httpx.Response:
+        return httpx.Response(200, headers=headers, content=pieces())
+
+    plain, _ = recorder(sse(raw))
+    expected = await mock(plain).stream(model="m", messages=USER).get_final_completion()
+    handler, _ = recorder(answer(), answer())
+    client = mock(handler)
+    typed = client.stream(model="m", messages=USER)
+    chunks = [chunk async for chunk in typed]
+    assert chunks and await typed.get_final_completion() == expected
+    async with client.stream(model="m", messages=USER) as lean:
+        texts = [piece async for piece in lean.text_deltas()]
+        assert await lean.get_final_completion() == expected
+    assert texts == [
+        (None, c.choices[0].delta.content)
+        for c in chunks
+        if c.choices and c.choices[0].delta.content
+    ]
 
 
 async def test_error_event_in_stream():
