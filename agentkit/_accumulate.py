@@ -19,7 +19,7 @@ from agentkit.types import (
     CompletionUsage,
 )
 
-__all__ = ["StreamAccumulator", "is_plain_chunk", "plain_chunk"]
+__all__ = ["StreamAccumulator", "plain_chunk"]
 
 
 # One tool-call fragment: index, id, type, function name, arguments (None where not sent).
@@ -245,7 +245,7 @@ class StreamAccumulator:
                 state.add_logprobs(piece.logprobs)
 
     def add_plain(self, data: dict[str, Any]) -> None:
-        """Merge one chunk given as JSON data that `is_plain_chunk` vouched for.
+        """Merge one chunk given as JSON data that `plain_chunk` returned.
 
         The same as ``add(ChatCompletionChunk.model_validate(data))``, without building the
         chunk's five models (most of a streamed chunk's cost in an agent run).
@@ -440,16 +440,3 @@ def plain_chunk(raw: bytes) -> dict[str, Any] | None:
     except ValueError:  # not plain, not JSON, or nested too deeply: the model says which
         return None
     return plain
-
-
-def is_plain_chunk(data: Any) -> bool:
-    """True when ``data`` (a chunk parsed from JSON) is plain: see `plain_chunk`.
-
-    Args:
-        data: A chunk parsed from JSON.
-    """
-    try:
-        _PLAIN.validate_python(data)
-    except ValueError:
-        return False
-    return True
